@@ -1,0 +1,5 @@
+"""`python -m fluxopt` runs the command-line interface."""
+
+from fluxopt.cli import main
+
+main()

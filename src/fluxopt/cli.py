@@ -1,0 +1,87 @@
+"""Command-line interface: parse arguments, call the library, render. No figures are computed here.
+
+stdout carries data (tables, JSON); stderr carries messages for people. Every `FluxoptError` becomes a
+French message and its documented exit code; no traceback reaches a user unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from fluxopt import __version__
+from fluxopt.errors import ExitCode, FluxoptError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _ortools_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ortools")
+    except Exception:  # pragma: no cover - ortools is a dependency
+        return "absent"
+
+
+def _version_message() -> str:
+    return f"fluxopt {__version__} (OR-Tools {_ortools_version()}, Python {sys.version.split()[0]})"
+
+
+def handle_errors(func: F) -> F:
+    """Turn fluxopt's errors into a French message and an exit code; hide tracebacks unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except FluxoptError as error:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Erreur : {error.render()}", err=True)
+            ctx.exit(int(error.exit_code))
+        except KeyboardInterrupt:
+            click.echo("Interrompu : aucun résultat n'a été écrit ; les sorties précédentes sont intactes.", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except MemoryError:
+            click.echo("Erreur : mémoire insuffisante pour ce scénario.", err=True)
+            ctx.exit(int(ExitCode.INTERNAL))
+        except Exception as error:  # a defect of fluxopt, never the user's fault
+            if debug:
+                traceback.print_exc()
+            click.echo(
+                f"Erreur interne de fluxopt ({type(error).__name__}) : merci de la signaler, "
+                "avec la commande et l'option --debug.",
+                err=True,
+            )
+            ctx.exit(int(ExitCode.INTERNAL))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", message=_version_message())
+@click.option("--debug", is_flag=True, help="Affiche la trace complète en cas d'erreur (pour les développeurs).")
+def cli(debug: bool) -> None:
+    """fluxopt — planifie les désignations de logements sociaux en gestion en flux.
+
+    Codes de sortie : 0 succès · 1 données invalides ou objectifs impossibles · 2 mauvaise utilisation ·
+    3 aucun plan trouvé dans le temps imparti · 4 sortie impossible à écrire · 70 erreur interne ·
+    130 interrompu.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="fluxopt")
