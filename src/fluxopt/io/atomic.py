@@ -1,0 +1,137 @@
+"""Atomic outputs: an interrupted or failed run never leaves a half-written result.
+
+Single files are written to a temporary sibling, flushed, fsynced and renamed over the target
+(`os.replace` is atomic on POSIX). A run that writes several files stages them in a hidden sibling
+directory and swaps it in only when every file is complete, so DIR always holds one complete run: the
+previous one or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from fluxopt.errors import OutputError
+
+
+def _explain(error: OSError, path: Path) -> OutputError:
+    """One-line French explanation of a write failure."""
+    if error.errno == errno.ENOSPC:
+        why = "disque plein"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "accès refusé (dossier en lecture seule, ou fichier ouvert dans un autre programme comme Excel)"
+    elif error.errno == errno.EBUSY:
+        why = "fichier verrouillé par un autre programme"
+    elif error.errno == errno.ENOTDIR:
+        why = "un élément du chemin n'est pas un dossier"
+    else:
+        why = error.strerror or type(error).__name__
+    return OutputError(f"Impossible d'écrire {path} : {why}. Les résultats précédents sont intacts.")
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temporary sibling, fsync, rename)."""
+    target = Path(path)
+    tmp_name = ""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = ""
+    except OSError as error:
+        raise _explain(error, target) from error
+    finally:
+        if tmp_name:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write text atomically; newlines are written as given (no platform translation)."""
+    write_bytes(path, text.encode(encoding))
+
+
+class StagedDir:
+    """Files written into `path` here appear in the final directory only on `commit`."""
+
+    def __init__(self, final: Path, staging: Path) -> None:
+        self.final = final
+        self.path = staging
+
+    def file(self, name: str) -> Path:
+        """Path of a file to write in the staging directory (sub-folders are created)."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_text(self, name: str, text: str) -> Path:
+        target = self.file(name)
+        target.write_text(text, encoding="utf-8", newline="")
+        return target
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        target = self.file(name)
+        target.write_bytes(data)
+        return target
+
+
+def _fsync_tree(root: Path) -> None:
+    for item in sorted(root.rglob("*")):
+        if item.is_file():
+            with open(item, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: str | Path) -> Iterator[StagedDir]:
+    """Stage a run's outputs and swap them into `path` only if the block completes.
+
+    On any exception (or Ctrl-C, or SIGKILL) before the swap, `path` keeps its previous content.
+    The swap renames the old directory aside, renames the staging directory in, then removes the old one;
+    a kill between the two renames leaves the previous run in `.NAME.old-*`, never a mix of runs.
+    Files in `path` that this run does not write are carried over (e.g. a report written by another command).
+    """
+    final = Path(path)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists() and not final.is_dir():
+            raise OutputError(f"Impossible d'écrire dans {final} : ce n'est pas un dossier.")
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    except OSError as error:
+        raise _explain(error, final) from error
+    committed = False
+    try:
+        yield StagedDir(final, staging)
+        try:
+            if final.exists():
+                for old in final.iterdir():
+                    carried = staging / old.name
+                    if not carried.exists():
+                        if old.is_dir():
+                            shutil.copytree(old, carried)
+                        else:
+                            shutil.copy2(old, carried)
+            _fsync_tree(staging)
+            if final.exists():
+                aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+                aside.rmdir()
+                os.replace(final, aside)
+                os.replace(staging, final)
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.replace(staging, final)
+            committed = True
+        except OSError as error:
+            raise _explain(error, final) from error
+    finally:
+        if not committed:
+            shutil.rmtree(staging, ignore_errors=True)
