@@ -48,7 +48,9 @@ def handle_errors(func: F) -> F:
             click.echo(f"Erreur : {error.render()}", err=True)
             ctx.exit(int(error.exit_code))
         except KeyboardInterrupt:
-            click.echo("Interrompu : aucun résultat n'a été écrit ; les sorties précédentes sont intactes.", err=True)
+            click.echo(
+                "Interrompu : aucun résultat n'a été écrit ; les sorties précédentes sont intactes.", err=True
+            )
             ctx.exit(int(ExitCode.INTERRUPTED))
         except click.exceptions.Exit:
             raise
@@ -72,7 +74,9 @@ def handle_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", message=_version_message())
-@click.option("--debug", is_flag=True, help="Affiche la trace complète en cas d'erreur (pour les développeurs).")
+@click.option(
+    "--debug", is_flag=True, help="Affiche la trace complète en cas d'erreur (pour les développeurs)."
+)
 def cli(debug: bool) -> None:
     """fluxopt — planifie les désignations de logements sociaux en gestion en flux.
 

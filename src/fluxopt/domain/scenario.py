@@ -71,7 +71,9 @@ class Scope(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Scope:
         if self.kind == "departement" and not self.departement:
-            raise ValueError("une portée « departement » doit donner le code du département (departement = \"92\")")
+            raise ValueError(
+                'une portée « departement » doit donner le code du département (departement = "92")'
+            )
         if self.kind == "communes" and not self.communes:
             raise ValueError("une portée « communes » doit lister au moins une commune (codes INSEE)")
         if self.kind == "programmes" and not self.programmes:
@@ -147,7 +149,9 @@ class Forecast(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> Forecast:
         if len(self.seasonality) != 12:
-            raise ValueError(f"seasonality doit avoir 12 valeurs (janvier à décembre), pas {len(self.seasonality)}")
+            raise ValueError(
+                f"seasonality doit avoir 12 valeurs (janvier à décembre), pas {len(self.seasonality)}"
+            )
         if any(w < 0 for w in self.seasonality) or sum(self.seasonality) <= 0:
             raise ValueError("les poids de seasonality doivent être positifs")
         if any(v < 0 for v in self.exclusions.values()):
