@@ -430,17 +430,17 @@ def designate(rng, scn: Scenario, vacancies, until: dt.date):
         # outcome
         u = rng.random()
         age = (until - ddate).days
-        lease = ddate + dt.timedelta(days=int(rng.integers(21, 70)))
+        lease = ddate + dt.timedelta(days=int(rng.integers(15, 50)))
         status, date_bail = "bail_signe", lease
-        if conv is not None and u < 0.05:
+        if conv is not None and u < 0.06:
             status, date_bail = "carence", None
             if age < 30:
                 status = "propose"
-        elif conv is not None and u < 0.07:
+        elif conv is not None and u < 0.08:
             status, date_bail = "repris", ddate + dt.timedelta(days=int(rng.integers(40, 80)))
             if date_bail > until:
                 status, date_bail = ("carence", None) if age >= 30 else ("propose", None)
-        elif u < 0.16:
+        elif u < 0.17:
             status, date_bail = "refuse", None
             if age < 21:
                 status = "propose"
@@ -454,6 +454,7 @@ def designate(rng, scn: Scenario, vacancies, until: dt.date):
             prio = bool(rng.random() < p_prio)
             quart = bool(rng.random() < (0.22 if p.qpv else 0.28))
         rows.append((did, ddate, conv_id, status, date_bail, prio, quart))
+    rows.sort(key=lambda r: (r[1], r[0]))
     return rows
 
 
@@ -656,7 +657,7 @@ def build_mini(seed: int) -> tuple[Scenario, list, list]:
 
 CAP_MEMBERS = [
     # prefix, name, [(commune, dwellings)]
-    ("COL", "Colombes Habitat Public", [("92025", 7400), ("92004", 300)]),
+    ("COL", "Colombes Habitat Public", [("92025", 7864), ("92004", 300)]),
     ("GEN", "Gennevilliers Habitat", [("92036", 7600)]),
     ("IVR", "OPH d'Ivry-sur-Seine", [("94041", 6200), ("94081", 250)]),
     ("MAL", "Malakoff Habitat", [("92046", 4500)]),
@@ -664,8 +665,8 @@ CAP_MEMBERS = [
     ("IDF", "IDF Habitat", [("92004", 1500), ("92024", 1300), ("93001", 1700), ("93066", 1500),
                             ("94081", 1400), ("94028", 1150)]),
 ]
-CAP_COMMUNE_SHARE = {"92025": 20.0, "92036": 25.0, "94041": 20.0, "92046": 20.0, "92050": 22.0,
-                     "92004": 15.0, "92024": 18.0, "93001": 20.0, "93066": 17.0, "94081": 20.0, "94028": 15.0}
+CAP_COMMUNE_SHARE = {"92025": 22.0, "92036": 25.0, "94041": 22.0, "92046": 22.0, "92050": 22.0,
+                     "92004": 20.0, "92024": 20.0, "93001": 22.0, "93066": 22.0, "94081": 22.0, "94028": 20.0}
 
 
 def build_cap_habitat(seed: int, until: dt.date | None):
@@ -683,10 +684,10 @@ def build_cap_habitat(seed: int, until: dt.date | None):
     progs.append(new_programme(rng, "NAN9001", "92050", 84, dt.date(2026, 9, 15)))
     progs.append(new_programme(rng, "IDF9001", "93066", 52, dt.date(2026, 11, 2)))
     assign_qpv(rng, progs, 0.25, {"92046": 0.6, "92050": 1.2, "93066": 1.5, "93001": 1.5})
-    assign_rotation(rng, progs, target=0.0525)
+    assign_rotation(rng, progs, target=0.0535)
     deps = ["92", "93", "94"]
     res = base_reservataires(deps)
-    convs = etat_al_conventions(deps, {"92": 25.0, "93": 22.0, "94": 20.0})
+    convs = etat_al_conventions(deps, {"92": 25.0, "93": 28.0, "94": 25.0})
     communes = sorted({p.commune for p in progs})
     for c in communes:
         res.append(dict(id=commune_res_id(c), name=f"Ville de {commune_name(c)}", kind="collectivite"))
@@ -701,7 +702,7 @@ def build_cap_habitat(seed: int, until: dt.date | None):
                       scope={"kind": "departement", "departement": "92"}, counts_no_candidate=True,
                       balance=["typologie", "commune"]))
     res.append(dict(id="CD94", name="Département du Val-de-Marne", kind="collectivite"))
-    convs.append(dict(id="CD94", reservataire="CD94", share=2.0, contingent="collectivites",
+    convs.append(dict(id="CD94", reservataire="CD94", share=5.0, contingent="collectivites",
                       scope={"kind": "departement", "departement": "94"}, counts_no_candidate=True))
     # a small employer convention on a few Nanterre programmes, in force from 1 April
     nan = [p.code for p in progs if p.commune == "92050" and not p.hors_flux and p.mise_en_service is None
@@ -801,19 +802,20 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
         old[i].hors_flux = "hopital" if j == 0 else "defense"
     assign_qpv(rng, progs, 0.30)
     flux_dw = sum(p.n for p in progs if not p.hors_flux and p.mise_en_service is None)
-    target = 0.057 if vacancies_target is None else vacancies_target / flux_dw
+    first = sum(p.n for p in progs if p.mise_en_service is not None and not p.hors_flux)
+    target = 0.057 if vacancies_target is None else (vacancies_target - first) / flux_dw
     target = float(np.clip(target, 0.035, 0.12))
     assign_rotation(rng, progs, target=target)
     # conventions
     res = base_reservataires(deps)
-    al = {d: [25.0, 22.0, 20.0, 24.0, 28.0][i % 5] for i, d in enumerate(deps)}
+    al = {d: [25.0, 28.0, 25.0, 24.0, 28.0][i % 5] for i, d in enumerate(deps)}
     convs = etat_al_conventions(deps, al)
     n_conv = conventions if conventions is not None else len(convs) + len(codes) + len(deps) + max(1, len(codes) // 8)
     if n_conv < len(convs):
         raise ValueError(f"at least {len(convs)} conventions are needed for {len(deps)} département(s)")
     room = n_conv - len(convs)
     n_com = min(len(codes), room)
-    shares_c = [15.0, 20.0, 25.0, 18.0, 22.0, 17.0, 20.0, 16.0]
+    shares_c = [20.0, 22.0, 25.0, 18.0, 22.0, 20.0, 20.0, 24.0]
     for i, c in enumerate(codes[:n_com]):
         res.append(dict(id=commune_res_id(c), name=f"Ville de {commune_name(c)}", kind="collectivite"))
         convs.append(dict(id=f"COM-{c}", reservataire=commune_res_id(c), share=shares_c[i % len(shares_c)],
@@ -951,7 +953,8 @@ def main(argv=None):
     ap.add_argument("--communes", type=int)
     ap.add_argument("--conventions", type=int)
     ap.add_argument("--departements", type=int)
-    ap.add_argument("--vacancies", type=int, help="custom: target expected vacancies per year")
+    ap.add_argument("--vacancies", type=int,
+                    help="custom: target expected vacancies per year, first lettings included (sets the turnover)")
     ap.add_argument("--actuals-until", default="default",
                     help="YYYY-MM-DD: write actual vacancies/designations up to that date ('none': no actuals)")
     ap.add_argument("--french-excel", action="store_true", default=None,
