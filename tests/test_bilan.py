@@ -225,6 +225,7 @@ def test_files_workbook_and_csv_agree_with_the_recount(tmp_path: Path) -> None:
         "Synthèse",
         "Exclusions",
         "Contingents SNE",
+        "Obligations L441-1",
         "ETAT",
         "AL",
         "VILLE",

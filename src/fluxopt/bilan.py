@@ -291,6 +291,7 @@ class AnnualReport:
     exclusions: tuple[ExclusionLine, ...]
     flow: FlowSummary
     contingents: tuple[ContingentTotal, ...]
+    obligations: Table | None = None  # overlay obligations of the year's leases (fluxopt.kpis)
 
     @property
     def grand_total(self) -> Counts:
@@ -315,6 +316,7 @@ class AnnualReport:
             self.summary_table(),
             self.flow_table(),
             self.contingent_table(),
+            *([self.obligations] if self.obligations is not None else []),
             *(self.detail_table(rid) for rid, _ in self.reservataires()),
         ]
 
@@ -558,6 +560,8 @@ def annual_report(scenario: Scenario, year: int) -> AnnualReport:
             )
         )
 
+    from fluxopt.kpis import overlay_kpis  # kpis builds on this module's joins
+
     until = _latest(
         vac.date[in_year],
         actual.date[counters.offered],
@@ -574,6 +578,7 @@ def annual_report(scenario: Scenario, year: int) -> AnnualReport:
         exclusions=tuple(exclusions),
         flow=flow,
         contingents=tuple(contingents),
+        obligations=overlay_kpis(scenario, start, end).table(),
     )
 
 
@@ -599,6 +604,8 @@ def bilan_sheets(report: AnnualReport) -> list[Sheet]:
         Sheet("Exclusions", (report.flow_table(),)),
         Sheet("Contingents SNE", (report.contingent_table(),)),
     ]
+    if report.obligations is not None:
+        sheets.append(Sheet("Obligations L441-1", (report.obligations,)))
     sheets += [Sheet(rid, (report.detail_table(rid),)) for rid, _ in report.reservataires()]
     return sheets
 
