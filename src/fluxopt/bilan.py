@@ -186,7 +186,7 @@ COUNT_COLUMNS: tuple[Column, ...] = (
     Column("dont carences", "int"),
     Column("Proposés imputés", "int"),
     Column("Baux signés", "int"),
-    Column("Repris pour un tour (bail signé par le bailleur)", "int"),
+    Column("Repris pour un tour", "int"),
     Column("Attribués imputés", "int"),
 )
 
@@ -356,7 +356,7 @@ class AnnualReport:
                 f"{self.bailleur} — {self.scenario_name}. Données jusqu'au {self._until()}.",
                 "Proposés : logements mis à disposition dans l'année (date de désignation). "
                 "Baux signés : baux signés dans l'année (date du bail, à défaut date de désignation).",
-                "Imputés : comptés au réservataire selon la clause de carence de sa convention "
+                "Repris pour un tour : logement repris après une carence et loué par le bailleur (bail signé). Imputés : comptés au réservataire selon la clause de carence de sa convention "
                 "(une carence, ou une reprise pour un tour, n'est imputée que si la convention le prévoit).",
             ),
         )

@@ -86,6 +86,12 @@ def cli(debug: bool) -> None:
     """
 
 
+# `bilan`, `compare`, `report`: their own module, registered here (fluxopt/report/commands.py).
+from fluxopt.report.commands import register as _register_report_commands  # noqa: E402
+
+_register_report_commands(cli, handle_errors)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="fluxopt")
