@@ -92,6 +92,12 @@ from fluxopt.report.commands import register as _register_report_commands  # noq
 _register_report_commands(cli, handle_errors)
 
 
+# `validate`, `schema`: their own module, registered here (fluxopt/io/commands.py).
+from fluxopt.io.commands import register as _register_io_commands  # noqa: E402
+
+_register_io_commands(cli, handle_errors)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="fluxopt")

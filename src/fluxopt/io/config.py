@@ -230,3 +230,10 @@ def load_config(path: Path, display: str = "scenario.toml") -> ScenarioConfig:
         raise InputError("Fichier de scénario invalide.", problems.problems) from None
     except RecursionError:
         raise _single(display, None, "structure TOML trop profondément imbriquée") from None
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of `scenario.toml` (what `fluxopt schema` prints), with a title editors show."""
+    schema = ScenarioConfig.model_json_schema()
+    schema["title"] = "Scénario fluxopt (scenario.toml)"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
