@@ -135,6 +135,7 @@ def base_config(year: int = 2026) -> dict[str, object]:
             {"id": "AL", "name": "Action Logement Services", "kind": "action_logement"},
             {"id": "VILLE", "name": "Ville de Malakoff", "kind": "collectivite"},
             {"id": "CD93", "name": "Département de la Seine-Saint-Denis", "kind": "collectivite"},
+            {"id": "EMP", "name": "Régie de transports", "kind": "employeur"},
         ],
         "conventions": [
             {
@@ -176,6 +177,14 @@ def base_config(year: int = 2026) -> dict[str, object]:
                 "reservataire": "CD93",
                 "share": 5,
                 "scope": {"kind": "departement", "departement": "93"},
+            },
+            {
+                "id": "EMP-P25",
+                "reservataire": "EMP",
+                "share": 8,
+                "scope": {"kind": "programmes", "programmes": ["P2", "P5"]},
+                "counts_no_candidate": False,
+                "start": dt.date(2026, 4, 1),
             },
         ],
     }
@@ -237,6 +246,7 @@ def rich_raw() -> Raw:
         (ids[19], day(4, 9), "", "CD93", "carence", None, None, None),
         (ids[20], day(4, 12), "", "AL-93", "bail_signe", day(5, 30), False, False),
         (ids[21], day(5, 2), "", "BAILLEUR", "bail_signe", day(6, 1), True, True),
+        (ids[10], day(5, 4), "", "EMP-P25", "bail_signe", day(6, 2), None, True),
         (ids[24], day(5, 7), "vente", None, None, None, None, None),
         (ids[25], day(5, 20), "", "CD93", "repris", day(6, 15), None, None),
         (ids[26], day(6, 1), "", "AL-93", "carence", None, None, None),
@@ -245,6 +255,8 @@ def rich_raw() -> Raw:
         (ids[31], day(6, 18), "", "ETAT-PRIO-92", "bail_signe", day(7, 9), True, None),
         (ids[4], day(6, 22), "", "VILLE", "propose", None, None, None),
         (ids[35], day(7, 1), "", None, None, None, None, None),  # kept out of the flux (défense)
+        (ids[28], day(7, 10), "", "EMP-P25", "carence", None, None, None),
+        (ids[29], day(9, 14), "", "AL-93", "bail_signe", day(10, 20), False, True),
         (ids[15], day(12, 20), "", "AL-92", "bail_signe", day(1, 12, 2027), True, False),
         (ids[16], day(12, 28), "", None, None, None, None, None),  # vacant, not yet designated
     ]
@@ -259,3 +271,97 @@ def rich_raw() -> Raw:
 def rich_scenario(folder: Path | None = None) -> tuple[Scenario, Raw]:
     raw = rich_raw()
     return build(base_config(), raw, folder), raw
+
+
+# ------------------------------------------------------------------------------ independent recounts
+
+
+def in_scope_raw(convention: dict, dwelling: RawDwelling) -> bool:
+    """Is a dwelling inside a convention's scope (read from the config dict, not from the library)?"""
+    scope = convention["scope"]
+    if scope["kind"] == "departement":
+        return dwelling.commune[:2] == scope["departement"]
+    if scope["kind"] == "communes":
+        return dwelling.commune in scope["communes"]
+    return dwelling.programme in scope["programmes"]
+
+
+def active_raw(convention: dict, day: dt.date) -> bool:
+    start, end = convention.get("start"), convention.get("end")
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+def base_vacancies(raw: Raw, year: int, until: dt.date) -> list[RawVacancy]:
+    """Vacancies of the realised flux base: in the year, dated ≤ until, not excluded, stock in the flux."""
+    dwellings = {d.id: d for d in raw.dwellings}
+    return [
+        v
+        for v in raw.vacancies
+        if v.date.year == year
+        and v.date <= until
+        and not v.exclusion
+        and not dwellings[v.dwelling].out_of_flux
+    ]
+
+
+def recount_targets(
+    config: dict, raw: Raw, year: int, until: dt.date, where=lambda d: True
+) -> dict[str, float]:
+    """share × base per convention, and the landlord's rest, vacancy by vacancy."""
+    dwellings = {d.id: d for d in raw.dwellings}
+    out: dict[str, float] = {c["id"]: 0.0 for c in config["conventions"]}
+    out["BAILLEUR"] = 0.0
+    for v in base_vacancies(raw, year, until):
+        d = dwellings[v.dwelling]
+        if not where(d):
+            continue
+        reserved = 0.0
+        for c in config["conventions"]:
+            if in_scope_raw(c, d) and active_raw(c, v.date):
+                out[c["id"]] += c["share"] / 100
+                reserved += c["share"] / 100
+        out["BAILLEUR"] += 1 - reserved
+    return out
+
+
+def recount_counted(
+    config: dict, raw: Raw, year: int, until: dt.date, where=lambda d: True, leases: bool = False
+) -> dict[str, int]:
+    """Designations (or leases) of base vacancies made by `until`, counted per carence clause."""
+    dwellings = {d.id: d for d in raw.dwellings}
+    counts_nc = {c["id"]: c.get("counts_no_candidate", True) for c in config["conventions"]}
+    in_base = {(v.dwelling) for v in base_vacancies(raw, year, until)}
+    out: dict[str, int] = {c["id"]: 0 for c in config["conventions"]}
+    out["BAILLEUR"] = 0
+    for des in raw.designations:
+        if des.dwelling not in in_base or des.date > until or not where(dwellings[des.dwelling]):
+            continue
+        if leases and (des.status not in ("bail_signe", "repris") or (des.lease_date or des.date) > until):
+            continue
+        who = des.convention
+        if des.status in ("carence", "repris") and not counts_nc.get(who, False):
+            who = "BAILLEUR"
+        out[who] += 1
+    return out
+
+
+def _period_of_year(year: int) -> str:
+    for label, start in (
+        ("2013 et après", 2013),
+        ("2000-2012", 2000),
+        ("1975-1999", 1975),
+        ("1949-1974", 1949),
+    ):
+        if year >= start:
+            return label
+    return "avant 1949"
+
+
+#: dimension → (value → predicate on a raw dwelling), for breakdown recounts
+TYPOLOGY_OF = {
+    "typologie": lambda value: lambda d: d.typology == value,
+    "financement": lambda value: lambda d: d.financing == value,
+    "qpv": lambda value: lambda d: d.qpv is (value == "QPV"),
+    "commune": lambda value: lambda d: d.commune == value,
+    "periode_construction": lambda value: lambda d: _period_of_year(d.year) == value,
+}

@@ -16,7 +16,7 @@ from fluxopt.errors import InputError
 from report_factories import Raw, RawDesignation, base_config, build, rich_scenario
 
 YEAR = 2026
-COUNTS_NO_CANDIDATE = {"ETAT-PRIO-92": True, "ETAT-FONC-92": True, "AL-92": False, "AL-93": False}
+COUNTS_NO_CANDIDATE = {"ETAT-PRIO-92": True, "ETAT-FONC-92": True, "AL-92": False, "AL-93": False, "EMP-P25": False}
 CONTINGENT = {
     "ETAT-PRIO-92": "etat_prioritaires",
     "ETAT-FONC-92": "etat_fonctionnaires",
@@ -24,6 +24,7 @@ CONTINGENT = {
     "AL-93": "employeurs_action_logement",
     "VILLE": "collectivites",
     "CD93": "collectivites",
+    "EMP-P25": "employeurs_action_logement",
     "BAILLEUR": "non réservé",
 }
 FIELDS = ("offered", "no_candidate", "counted_offered", "leases", "taken_back_let", "counted_attributed")
@@ -78,7 +79,7 @@ def test_totals_per_convention_match_a_recount() -> None:
     report = annual_report(scenario, YEAR)
     expected = recount(raw, YEAR, lambda des, _: des.convention)
     got = {t.holder.convention: t.counts.cells() for t in report.totals}
-    assert set(got) == {"ETAT-PRIO-92", "ETAT-FONC-92", "AL-92", "AL-93", "VILLE", "CD93", "BAILLEUR"}
+    assert set(got) == {"ETAT-PRIO-92", "ETAT-FONC-92", "AL-92", "AL-93", "VILLE", "CD93", "EMP-P25", "BAILLEUR"}
     for conv, cells in got.items():
         assert cells == as_tuple(expected.get(conv, Counter())), conv
     # Hand-checked anchors: AL-92 offered 5 in 2026 (one lease falls in 2027), a carence and a repris not counted.
@@ -230,6 +231,7 @@ def test_files_workbook_and_csv_agree_with_the_recount(tmp_path: Path) -> None:
         "AL",
         "VILLE",
         "CD93",
+        "EMP",
         "BAILLEUR",
     ]
     for ws in book.worksheets:
