@@ -79,7 +79,10 @@ def days_in_force(convention: Convention, year: int) -> int:
 
 
 def is_state_employees(scenario: Scenario, convention: Convention) -> bool:
-    return scenario.contingent_of(convention) is Contingent.STATE_EMPLOYEES
+    """The convention counts against the préfet's 5 % for State employees (contingent etat_fonctionnaires)."""
+    if convention.contingent is not None:
+        return convention.contingent is Contingent.STATE_EMPLOYEES
+    return False  # a réservataire's kind alone never implies the State-employees contingent
 
 
 def is_prefet(scenario: Scenario, convention: Convention) -> bool:

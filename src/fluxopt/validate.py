@@ -25,7 +25,7 @@ from fluxopt.domain.tables import (
 from fluxopt.errors import Problem
 from fluxopt.io.config import key_lines
 from fluxopt.io.scenario import SCENARIO_FILE, resolve_model
-from fluxopt.summary import Cells, coverage, flux_cells, is_prefet, is_state_employees
+from fluxopt.summary import coverage, flux_cells, is_prefet, is_state_employees
 
 #: R441-5-2 CCH: the préfet's conventions may not exceed 30 % of the flux, of which 5 % for State employees.
 PREFET_MAX = 30.0
@@ -293,7 +293,8 @@ def _share_rules(scenario: Scenario, report: _Report) -> None:
     shares = np.array([c.share for c in scenario.conventions], dtype=np.float64)
     prefet = np.array([is_prefet(scenario, c) for c in scenario.conventions], dtype=bool)
     employees = np.array([is_state_employees(scenario, c) for c in scenario.conventions], dtype=bool)
-    worst: dict[tuple[str, int], tuple[float, dt.date, np.ndarray]] = {}
+    # worst excess per (rule, commune): total, date, conventions in force, worst cell, violating cells
+    worst: dict[tuple[str, int], tuple[float, dt.date, np.ndarray, int, set[int]]] = {}
     for day in _breakpoints(scenario):
         active = np.array([c.active_on(day) for c in scenario.conventions], dtype=bool)
         for rule, mask, limit in (
@@ -303,57 +304,79 @@ def _share_rules(scenario: Scenario, report: _Report) -> None:
         ):
             totals = (shares * mask) @ cover
             for cell in np.nonzero(totals > limit + _EPS)[0]:
-                commune = int(cells.commune[cell])
-                key = (rule, commune)
-                if key not in worst or totals[cell] > worst[key][0] + _EPS:
-                    worst[key] = (float(totals[cell]), day, mask)
-    for (rule, commune), (total, day, mask) in sorted(worst.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        _report_share(scenario, report, cells, cover, rule, commune, total, day, mask)
+                key = (rule, int(cells.commune[cell]))
+                previous = worst.get(key)
+                violating = (previous[4] if previous else set()) | {int(cell)}
+                if previous is None or totals[cell] > previous[0] + _EPS:
+                    worst[key] = (float(totals[cell]), day, mask, int(cell), violating)
+                else:
+                    worst[key] = (*previous[:4], violating)
+    # communes with the same excess from the same conventions are reported together
+    groups: dict[tuple[str, float, dt.date, tuple[int, ...]], list[int]] = defaultdict(list)
+    partial: dict[int, list[str]] = {}
+    for (rule, commune), (total, day, mask, cell, violating) in sorted(worst.items(), key=lambda kv: kv[0]):
+        contributing = tuple(int(i) for i in np.nonzero(mask & (cover[:, cell] > 0))[0])
+        groups[(rule, round(total, 6), day, contributing)].append(commune)
+        in_commune = int(np.sum(cells.commune == commune))
+        if len(violating) < in_commune:
+            partial[commune] = sorted(scenario.stock.programmes[cells.programme[c]] for c in violating)
+    for (rule, total, day, contributing), communes in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[1])
+    ):
+        _report_share(scenario, report, rule, communes, partial, total, day, contributing)
+
+
+_LIMITS = {
+    "prefet_max_30": PREFET_MAX,
+    "state_employees_max_5": STATE_EMPLOYEES_MAX,
+    "reserved_max_100": RESERVED_MAX,
+}
+_WHAT = {
+    "prefet_max_30": "les conventions du préfet réservent",
+    "state_employees_max_5": "les conventions « agents de l'État » (etat_fonctionnaires) réservent",
+    "reserved_max_100": "les conventions réservent au total",
+}
+_LEGAL = {
+    "prefet_max_30": " (plafond légal du préfet, R441-5-2 CCH)",
+    "state_employees_max_5": " (plafond légal des agents civils et militaires de l'État, R441-5-2 CCH)",
+    "reserved_max_100": "",
+}
 
 
 def _report_share(
     scenario: Scenario,
     report: _Report,
-    cells: Cells,
-    cover: np.ndarray,
     rule: str,
-    commune: int,
+    communes: list[int],
+    partial: dict[int, list[str]],
     total: float,
     day: dt.date,
-    mask: np.ndarray,
+    contributing: tuple[int, ...],
 ) -> None:
-    stock = scenario.stock
-    name = stock.communes[commune]
-    in_commune = cells.commune == commune
-    contributing = [
-        i for i, c in enumerate(scenario.conventions) if mask[i] and np.any(cover[i][in_commune] > 0)
-    ]
-    detail = ", ".join(
-        f"{scenario.conventions[i].id} {_pct(scenario.conventions[i].share)}" for i in contributing
+    names = [scenario.stock.communes[c] for c in communes]
+    departements = sorted({departement_of(n) for n in names})
+    shown = ", ".join(
+        n
+        + (
+            f" (programmes {', '.join(partial[c][:5])}{' …' if len(partial[c]) > 5 else ''})"
+            if c in partial
+            else ""
+        )
+        for c, n in zip(communes[:15], names[:15], strict=True)
     )
-    limit = {
-        "prefet_max_30": PREFET_MAX,
-        "state_employees_max_5": STATE_EMPLOYEES_MAX,
-        "reserved_max_100": RESERVED_MAX,
-    }[rule]
-    what = {
-        "prefet_max_30": "les conventions du préfet réservent",
-        "state_employees_max_5": "les conventions « agents de l'État » (etat_fonctionnaires) réservent",
-        "reserved_max_100": "les conventions réservent au total",
-    }[rule]
-    legal = {
-        "prefet_max_30": " (plafond légal du préfet, R441-5-2 CCH)",
-        "state_employees_max_5": " (plafond légal des agents civils et militaires de l'État, R441-5-2 CCH)",
-        "reserved_max_100": "",
-    }[rule]
+    more = f" et {len(names) - 15} autre(s)" if len(names) > 15 else ""
+    where = f"commune {shown}" if len(names) == 1 else f"communes {shown}{more}"
+    where += f" (département{'s' if len(departements) > 1 else ''} {', '.join(departements)})"
+    conventions = scenario.conventions
+    detail = ", ".join(f"{conventions[i].id} {_pct(conventions[i].share)}" for i in contributing)
+    limit = _LIMITS[rule]
     when = "" if day == dt.date(scenario.year, 1, 1) else f" à partir du {_fr(day)}"
     message = (
-        f"commune {name} (département {departement_of(name)}) : {what} {_pct(total)} du flux{when}, "
-        f"au-delà de {_pct(limit)}{legal} — dépassement de {_pct(total - limit).removesuffix(' %')} point(s) ; "
-        f"conventions en cause : {detail}"
+        f"{where} : {_WHAT[rule]} {_pct(total)} du flux{when}, au-delà de {_pct(limit)}{_LEGAL[rule]} — "
+        f"dépassement de {_pct(total - limit).removesuffix(' %')} point(s) ; conventions en cause : {detail}"
     )
-    first = contributing[0] if contributing else 0
-    report.toml(("conventions", first, "share"), "conventions.share", message)
+    first = contributing[-1] if contributing else 0
+    report.toml(("conventions", first, "share"), f"conventions[{first + 1}].share", message)
 
 
 # --------------------------------------------------------------------------------------------------

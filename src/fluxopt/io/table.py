@@ -182,7 +182,7 @@ def read_limited(path: Path, display: str, limit: int, problems: ProblemList) ->
             display,
             None,
             None,
-            f"fichier trop volumineux : {size / 1e6:.0f} Mo, la limite est de {limit / 1e6:.0f} Mo "
+            f"fichier trop volumineux : {size / 2**20:.0f} Mo, la limite est de {limit / 2**20:.0f} Mo "
             "(découpez-le ou retirez les colonnes inutiles)",
         )
         return None
