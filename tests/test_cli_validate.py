@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fluxopt.cli import cli
 from conftest import BAD_INPUTS, build_case
+from fluxopt.cli import cli
 
 CASES = sorted(p for p in BAD_INPUTS.iterdir() if p.is_dir() and not p.name.startswith("_"))
 

@@ -303,19 +303,22 @@ def _share_rules(scenario: Scenario, report: _Report) -> None:
             ("reserved_max_100", active, RESERVED_MAX),
         ):
             totals = (shares * mask) @ cover
-            for cell in np.nonzero(totals > limit + _EPS)[0]:
+            for found in np.nonzero(totals > limit + _EPS)[0]:
+                cell = int(found)
                 key = (rule, int(cells.commune[cell]))
                 previous = worst.get(key)
-                violating = (previous[4] if previous else set()) | {int(cell)}
+                violating = (previous[4] if previous else set()) | {cell}
                 if previous is None or totals[cell] > previous[0] + _EPS:
-                    worst[key] = (float(totals[cell]), day, mask, int(cell), violating)
+                    worst[key] = (float(totals[cell]), day, mask, cell, violating)
                 else:
                     worst[key] = (*previous[:4], violating)
     # communes with the same excess from the same conventions are reported together
     groups: dict[tuple[str, float, dt.date, tuple[int, ...]], list[int]] = defaultdict(list)
     partial: dict[int, list[str]] = {}
-    for (rule, commune), (total, day, mask, cell, violating) in sorted(worst.items(), key=lambda kv: kv[0]):
-        contributing = tuple(int(i) for i in np.nonzero(mask & (cover[:, cell] > 0))[0])
+    for (rule, commune), (total, day, mask, worst_cell, violating) in sorted(
+        worst.items(), key=lambda kv: kv[0]
+    ):
+        contributing = tuple(int(i) for i in np.nonzero(mask & (cover[:, worst_cell] > 0))[0])
         groups[(rule, round(total, 6), day, contributing)].append(commune)
         in_commune = int(np.sum(cells.commune == commune))
         if len(violating) < in_commune:
