@@ -98,6 +98,12 @@ from fluxopt.io.commands import register as _register_io_commands  # noqa: E402
 _register_io_commands(cli, handle_errors)
 
 
+# `convert`, `sweep`: their own module, registered here (fluxopt/sweep/commands.py).
+from fluxopt.sweep.commands import register as _register_sweep_commands  # noqa: E402
+
+_register_sweep_commands(cli, handle_errors)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="fluxopt")
