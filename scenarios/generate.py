@@ -15,6 +15,7 @@ Same arguments -> byte-identical files. Benchmarks and tests may load this file 
 Everything here is synthetic: programme codes, dwelling ids and actuals are invented; commune
 INSEE codes are real (or real-looking for large custom runs); there is no personal data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,58 +35,176 @@ YEAR = 2026
 # ---------------------------------------------------------------------------------------------
 
 DEPARTEMENTS = {
-    "77": "Seine-et-Marne", "78": "Yvelines", "91": "Essonne", "92": "Hauts-de-Seine",
-    "93": "Seine-Saint-Denis", "94": "Val-de-Marne", "95": "Val-d'Oise",
+    "77": "Seine-et-Marne",
+    "78": "Yvelines",
+    "91": "Essonne",
+    "92": "Hauts-de-Seine",
+    "93": "Seine-Saint-Denis",
+    "94": "Val-de-Marne",
+    "95": "Val-d'Oise",
 }
 
 # Real INSEE codes (commune -> name). Ordered lists per département, used in this order.
 COMMUNES = {
     "92": [
-        ("92025", "Colombes"), ("92036", "Gennevilliers"), ("92046", "Malakoff"), ("92050", "Nanterre"),
-        ("92004", "Asnières-sur-Seine"), ("92024", "Clichy"), ("92007", "Bagneux"), ("92002", "Antony"),
-        ("92023", "Clamart"), ("92019", "Châtenay-Malabry"), ("92073", "Suresnes"), ("92078", "Villeneuve-la-Garenne"),
-        ("92012", "Boulogne-Billancourt"), ("92063", "Rueil-Malmaison"), ("92040", "Issy-les-Moulineaux"),
-        ("92049", "Montrouge"), ("92020", "Châtillon"), ("92062", "Puteaux"), ("92026", "Courbevoie"),
-        ("92075", "Vanves"), ("92032", "Fontenay-aux-Roses"), ("92060", "Le Plessis-Robinson"),
-        ("92048", "Meudon"), ("92009", "Bois-Colombes"), ("92035", "La Garenne-Colombes"),
-        ("92044", "Levallois-Perret"), ("92072", "Sèvres"), ("92064", "Saint-Cloud"), ("92014", "Bourg-la-Reine"),
-        ("92071", "Sceaux"), ("92022", "Chaville"), ("92033", "Garches"),
+        ("92025", "Colombes"),
+        ("92036", "Gennevilliers"),
+        ("92046", "Malakoff"),
+        ("92050", "Nanterre"),
+        ("92004", "Asnières-sur-Seine"),
+        ("92024", "Clichy"),
+        ("92007", "Bagneux"),
+        ("92002", "Antony"),
+        ("92023", "Clamart"),
+        ("92019", "Châtenay-Malabry"),
+        ("92073", "Suresnes"),
+        ("92078", "Villeneuve-la-Garenne"),
+        ("92012", "Boulogne-Billancourt"),
+        ("92063", "Rueil-Malmaison"),
+        ("92040", "Issy-les-Moulineaux"),
+        ("92049", "Montrouge"),
+        ("92020", "Châtillon"),
+        ("92062", "Puteaux"),
+        ("92026", "Courbevoie"),
+        ("92075", "Vanves"),
+        ("92032", "Fontenay-aux-Roses"),
+        ("92060", "Le Plessis-Robinson"),
+        ("92048", "Meudon"),
+        ("92009", "Bois-Colombes"),
+        ("92035", "La Garenne-Colombes"),
+        ("92044", "Levallois-Perret"),
+        ("92072", "Sèvres"),
+        ("92064", "Saint-Cloud"),
+        ("92014", "Bourg-la-Reine"),
+        ("92071", "Sceaux"),
+        ("92022", "Chaville"),
+        ("92033", "Garches"),
     ],
     "93": [
-        ("93066", "Saint-Denis"), ("93001", "Aubervilliers"), ("93048", "Montreuil"), ("93008", "Bobigny"),
-        ("93027", "La Courneuve"), ("93029", "Drancy"), ("93005", "Aulnay-sous-Bois"), ("93071", "Sevran"),
-        ("93072", "Stains"), ("93055", "Pantin"), ("93010", "Bondy"), ("93007", "Le Blanc-Mesnil"),
-        ("93031", "Épinay-sur-Seine"), ("93051", "Noisy-le-Grand"), ("93014", "Clichy-sous-Bois"),
-        ("93047", "Montfermeil"), ("93059", "Pierrefitte-sur-Seine"), ("93079", "Villetaneuse"),
-        ("93070", "Saint-Ouen-sur-Seine"), ("93053", "Noisy-le-Sec"), ("93064", "Rosny-sous-Bois"),
-        ("93006", "Bagnolet"), ("93063", "Romainville"), ("93078", "Villepinte"), ("93073", "Tremblay-en-France"),
-        ("93046", "Livry-Gargan"), ("93032", "Gagny"), ("93050", "Neuilly-sur-Marne"), ("93039", "L'Île-Saint-Denis"),
-        ("93030", "Dugny"), ("93013", "Le Bourget"), ("93045", "Les Lilas"), ("93061", "Le Pré-Saint-Gervais"),
-        ("93077", "Villemomble"), ("93049", "Neuilly-Plaisance"), ("93057", "Les Pavillons-sous-Bois"),
+        ("93066", "Saint-Denis"),
+        ("93001", "Aubervilliers"),
+        ("93048", "Montreuil"),
+        ("93008", "Bobigny"),
+        ("93027", "La Courneuve"),
+        ("93029", "Drancy"),
+        ("93005", "Aulnay-sous-Bois"),
+        ("93071", "Sevran"),
+        ("93072", "Stains"),
+        ("93055", "Pantin"),
+        ("93010", "Bondy"),
+        ("93007", "Le Blanc-Mesnil"),
+        ("93031", "Épinay-sur-Seine"),
+        ("93051", "Noisy-le-Grand"),
+        ("93014", "Clichy-sous-Bois"),
+        ("93047", "Montfermeil"),
+        ("93059", "Pierrefitte-sur-Seine"),
+        ("93079", "Villetaneuse"),
+        ("93070", "Saint-Ouen-sur-Seine"),
+        ("93053", "Noisy-le-Sec"),
+        ("93064", "Rosny-sous-Bois"),
+        ("93006", "Bagnolet"),
+        ("93063", "Romainville"),
+        ("93078", "Villepinte"),
+        ("93073", "Tremblay-en-France"),
+        ("93046", "Livry-Gargan"),
+        ("93032", "Gagny"),
+        ("93050", "Neuilly-sur-Marne"),
+        ("93039", "L'Île-Saint-Denis"),
+        ("93030", "Dugny"),
+        ("93013", "Le Bourget"),
+        ("93045", "Les Lilas"),
+        ("93061", "Le Pré-Saint-Gervais"),
+        ("93077", "Villemomble"),
+        ("93049", "Neuilly-Plaisance"),
+        ("93057", "Les Pavillons-sous-Bois"),
     ],
     "94": [
-        ("94041", "Ivry-sur-Seine"), ("94081", "Vitry-sur-Seine"), ("94028", "Créteil"), ("94017", "Champigny-sur-Marne"),
-        ("94076", "Villejuif"), ("94022", "Choisy-le-Roi"), ("94054", "Orly"), ("94078", "Villeneuve-Saint-Georges"),
-        ("94002", "Alfortville"), ("94033", "Fontenay-sous-Bois"), ("94011", "Bonneuil-sur-Marne"),
-        ("94037", "Gentilly"), ("94003", "Arcueil"), ("94016", "Cachan"), ("94038", "L'Haÿ-les-Roses"),
-        ("94043", "Le Kremlin-Bicêtre"), ("94034", "Fresnes"), ("94073", "Thiais"), ("94074", "Valenton"),
-        ("94046", "Maisons-Alfort"), ("94068", "Saint-Maur-des-Fossés"), ("94071", "Sucy-en-Brie"),
-        ("94044", "Limeil-Brévannes"), ("94077", "Villeneuve-le-Roi"), ("94079", "Villiers-sur-Marne"),
-        ("94021", "Chevilly-Larue"), ("94004", "Boissy-Saint-Léger"), ("94042", "Joinville-le-Pont"),
-        ("94058", "Le Perreux-sur-Marne"), ("94052", "Nogent-sur-Marne"), ("94080", "Vincennes"),
+        ("94041", "Ivry-sur-Seine"),
+        ("94081", "Vitry-sur-Seine"),
+        ("94028", "Créteil"),
+        ("94017", "Champigny-sur-Marne"),
+        ("94076", "Villejuif"),
+        ("94022", "Choisy-le-Roi"),
+        ("94054", "Orly"),
+        ("94078", "Villeneuve-Saint-Georges"),
+        ("94002", "Alfortville"),
+        ("94033", "Fontenay-sous-Bois"),
+        ("94011", "Bonneuil-sur-Marne"),
+        ("94037", "Gentilly"),
+        ("94003", "Arcueil"),
+        ("94016", "Cachan"),
+        ("94038", "L'Haÿ-les-Roses"),
+        ("94043", "Le Kremlin-Bicêtre"),
+        ("94034", "Fresnes"),
+        ("94073", "Thiais"),
+        ("94074", "Valenton"),
+        ("94046", "Maisons-Alfort"),
+        ("94068", "Saint-Maur-des-Fossés"),
+        ("94071", "Sucy-en-Brie"),
+        ("94044", "Limeil-Brévannes"),
+        ("94077", "Villeneuve-le-Roi"),
+        ("94079", "Villiers-sur-Marne"),
+        ("94021", "Chevilly-Larue"),
+        ("94004", "Boissy-Saint-Léger"),
+        ("94042", "Joinville-le-Pont"),
+        ("94058", "Le Perreux-sur-Marne"),
+        ("94052", "Nogent-sur-Marne"),
+        ("94080", "Vincennes"),
     ],
     "95": [
-        ("95018", "Argenteuil"), ("95585", "Sarcelles"), ("95268", "Garges-lès-Gonesse"), ("95127", "Cergy"),
-        ("95680", "Villiers-le-Bel"), ("95063", "Bezons"), ("95277", "Gonesse"), ("95280", "Goussainville"),
-        ("95500", "Pontoise"), ("95572", "Saint-Ouen-l'Aumône"), ("95210", "Ermont"), ("95252", "Franconville"),
-        ("95582", "Sannois"), ("95219", "Eaubonne"), ("95607", "Taverny"), ("95306", "Herblay-sur-Seine"),
+        ("95018", "Argenteuil"),
+        ("95585", "Sarcelles"),
+        ("95268", "Garges-lès-Gonesse"),
+        ("95127", "Cergy"),
+        ("95680", "Villiers-le-Bel"),
+        ("95063", "Bezons"),
+        ("95277", "Gonesse"),
+        ("95280", "Goussainville"),
+        ("95500", "Pontoise"),
+        ("95572", "Saint-Ouen-l'Aumône"),
+        ("95210", "Ermont"),
+        ("95252", "Franconville"),
+        ("95582", "Sannois"),
+        ("95219", "Eaubonne"),
+        ("95607", "Taverny"),
+        ("95306", "Herblay-sur-Seine"),
     ],
 }
 COMMUNE_NAMES = {code: name for dep in sorted(COMMUNES) for code, name in COMMUNES[dep]}
 
 # Département codes used (in this order) by `custom`; names are only used in free text.
-CUSTOM_DEPS = ["93", "94", "92", "95", "91", "78", "77", "13", "69", "59", "33", "31", "44", "67", "06",
-               "34", "38", "76", "62", "57", "35", "83", "54", "45", "63", "68", "60", "42", "29", "74"]
+CUSTOM_DEPS = [
+    "93",
+    "94",
+    "92",
+    "95",
+    "91",
+    "78",
+    "77",
+    "13",
+    "69",
+    "59",
+    "33",
+    "31",
+    "44",
+    "67",
+    "06",
+    "34",
+    "38",
+    "76",
+    "62",
+    "57",
+    "35",
+    "83",
+    "54",
+    "45",
+    "63",
+    "68",
+    "60",
+    "42",
+    "29",
+    "74",
+]
 
 # Turnover (RPLS 2022, domain.md §9)
 DEP_TURNOVER = {"75": 0.050, "92": 0.060, "93": 0.053, "94": 0.056, "95": 0.060}
@@ -101,6 +220,7 @@ EXCLUSION_CATEGORIES = ["mutation_interne", "anru", "orcod", "habitat_indigne", 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
+
 
 def dep_of(commune: str) -> str:
     return commune[:3] if commune.startswith("97") else commune[:2]
@@ -139,13 +259,26 @@ class Dialect:
         """French Excel users write headers with capitals and accents (matched case/accent-blind)."""
         if not self.french:
             return canonical
-        pretty = {"logement": "Logement", "programme": "Programme", "commune": "Commune", "qpv": "QPV",
-                  "typologie": "Typologie", "financement": "Financement",
-                  "annee_construction": "Année_construction", "rotation": "Rotation", "hors_flux": "Hors_flux",
-                  "mise_en_service": "Mise_en_service", "date_bail": "Date_bail",
-                  "date_liberation": "Date_libération", "exclusion": "Exclusion", "date": "Date",
-                  "convention": "Convention", "statut": "Statut", "menage_prioritaire": "Ménage_prioritaire",
-                  "premier_quartile": "Premier_quartile"}
+        pretty = {
+            "logement": "Logement",
+            "programme": "Programme",
+            "commune": "Commune",
+            "qpv": "QPV",
+            "typologie": "Typologie",
+            "financement": "Financement",
+            "annee_construction": "Année_construction",
+            "rotation": "Rotation",
+            "hors_flux": "Hors_flux",
+            "mise_en_service": "Mise_en_service",
+            "date_bail": "Date_bail",
+            "date_liberation": "Date_libération",
+            "exclusion": "Exclusion",
+            "date": "Date",
+            "convention": "Convention",
+            "statut": "Statut",
+            "menage_prioritaire": "Ménage_prioritaire",
+            "premier_quartile": "Premier_quartile",
+        }
         return [pretty.get(h, h) for h in canonical]
 
 
@@ -184,12 +317,13 @@ def toml_val(v) -> str:
 # Scenario model (plain data, ordered)
 # ---------------------------------------------------------------------------------------------
 
+
 class Programme:
-    __slots__ = ("code", "commune", "qpv", "year", "typ", "fin", "hors_flux", "mise_en_service", "rotation")
+    __slots__ = ("code", "commune", "fin", "hors_flux", "mise_en_service", "qpv", "rotation", "typ", "year")
 
     def __init__(self, code, commune, qpv, year, typ, fin, hors_flux="", mise_en_service=None, rotation=None):
         self.code, self.commune, self.qpv, self.year = code, commune, qpv, year
-        self.typ, self.fin = list(typ), list(fin)          # per dwelling, index into TYPOLOGIES / FINANCINGS
+        self.typ, self.fin = list(typ), list(fin)  # per dwelling, index into TYPOLOGIES / FINANCINGS
         self.hors_flux, self.mise_en_service, self.rotation = hors_flux, mise_en_service, rotation
 
     @property
@@ -225,7 +359,9 @@ def scope_contains(conv: dict, prog: Programme) -> bool:
 
 
 def in_force(conv: dict, day: dt.date) -> bool:
-    return (conv.get("start") is None or conv["start"] <= day) and (conv.get("end") is None or day <= conv["end"])
+    return (conv.get("start") is None or conv["start"] <= day) and (
+        conv.get("end") is None or day <= conv["end"]
+    )
 
 
 def reserved_share(scn: Scenario, prog: Programme) -> float:
@@ -236,12 +372,13 @@ def reserved_share(scn: Scenario, prog: Programme) -> float:
 # Stock generation
 # ---------------------------------------------------------------------------------------------
 
+
 def split_sizes(rng, total: int, mean: float, lo: int = 12, hi: int = 450) -> list[int]:
     """Split `total` dwellings into programme sizes (lognormal around `mean`)."""
     sizes = []
     left = total
     sigma = 0.7
-    mu = math.log(mean) - sigma ** 2 / 2
+    mu = math.log(mean) - sigma**2 / 2
     while left > 0:
         s = int(np.clip(round(rng.lognormal(mu, sigma)), lo, hi))
         if left - s < lo:
@@ -275,13 +412,18 @@ def financing_probs(year: int) -> list[float]:
 
 def make_units(rng, n: int, year: int) -> tuple[list[int], list[int]]:
     mix = rng.dirichlet(TYPO_MIX * 40)
-    typ = sorted(rng.choice(5, size=n, p=mix).tolist())          # sorted: small flats on lower ids
+    typ = sorted(rng.choice(5, size=n, p=mix).tolist())  # sorted: small flats on lower ids
     fin = rng.choice(5, size=n, p=financing_probs(year)).tolist()
     return typ, fin
 
 
-def build_programmes(rng, plan: list[tuple[str, str, int]], mean_size: float, code_width: int | None = None,
-                     prefix_per_group: bool = True) -> list[Programme]:
+def build_programmes(
+    rng,
+    plan: list[tuple[str, str, int]],
+    mean_size: float,
+    code_width: int | None = None,
+    prefix_per_group: bool = True,
+) -> list[Programme]:
     """plan: ordered (group_prefix, commune, n_dwellings). Programme codes are `<prefix><nnnn>`,
     numbered per prefix (prefix_per_group) or globally."""
     raw = []
@@ -301,7 +443,9 @@ def build_programmes(rng, plan: list[tuple[str, str, int]], mean_size: float, co
     return progs
 
 
-def assign_qpv(rng, progs: list[Programme], target_share: float, commune_weight: dict[str, float] | None = None):
+def assign_qpv(
+    rng, progs: list[Programme], target_share: float, commune_weight: dict[str, float] | None = None
+):
     """Mark programmes in QPV until ~target_share of the dwellings; 1955-1980 estates are favoured."""
     keys = []
     for i, p in enumerate(progs):
@@ -327,7 +471,7 @@ def assign_rotation(rng, progs: list[Programme], target: float, lo=0.03, hi=0.14
         m = DEP_TURNOVER.get(dep_of(p.commune), DEFAULT_TURNOVER)
         m *= 1.12 if p.qpv else 1.0
         m *= 0.8 if p.year >= 2013 else 1.0
-        base.append(m * rng.lognormal(-0.5 * 0.38 ** 2, 0.38))
+        base.append(m * rng.lognormal(-0.5 * 0.38**2, 0.38))
     base = np.array(base)
     w = np.array([p.n if not p.hors_flux and p.mise_en_service is None else 0 for p in progs], dtype=float)
     scale = 1.0
@@ -336,7 +480,7 @@ def assign_rotation(rng, progs: list[Programme], target: float, lo=0.03, hi=0.14
         mean = float((r * w).sum() / w.sum())
         scale *= target / mean
     r = np.clip(base * scale, lo, hi)
-    for p, x in zip(progs, r):
+    for p, x in zip(progs, r, strict=False):
         p.rotation = round(float(x), 3)
 
 
@@ -350,6 +494,7 @@ def new_programme(rng, code: str, commune: str, n: int, mes: dt.date) -> Program
 # ---------------------------------------------------------------------------------------------
 # Actuals: vacancies and designations
 # ---------------------------------------------------------------------------------------------
+
 
 def draw_vacancies(rng, scn: Scenario, until: dt.date) -> list[tuple[dt.date, str, Programme, int, str]]:
     """Re-lettings drawn from the turnover with seasonality (one vacancy per dwelling at most) plus
@@ -378,7 +523,7 @@ def draw_vacancies(rng, scn: Scenario, until: dt.date) -> list[tuple[dt.date, st
             continue
         months = rng.choice(12, size=len(hit), p=season)
         days = rng.random(len(hit))
-        for k, m, u in zip(hit.tolist(), months.tolist(), days.tolist()):
+        for k, m, u in zip(hit.tolist(), months.tolist(), days.tolist(), strict=False):
             d = dt.date(year, m + 1, 1 + int(u * days_in_month(year, m + 1)))
             if d <= until:
                 out.append((d, p.dwelling_id(k), p, k))
@@ -404,12 +549,12 @@ def designate(rng, scn: Scenario, vacancies, until: dt.date):
     for p in scn.programmes:
         prog_convs[p.code] = [i for i, c in enumerate(convs) if scope_contains(c, p)]
     rows = []
-    for d, did, p, k, exc in vacancies:
+    for d, did, p, _k, exc in vacancies:
         if exc:
             continue
         ddate = d + dt.timedelta(days=int(rng.integers(0, 8)))
         if ddate > until:
-            continue                                   # not designated yet
+            continue  # not designated yet
         idx = [i for i in prog_convs[p.code] if in_force(convs[i], ddate)]
         for i in idx:
             seen[i] += 1
@@ -447,7 +592,7 @@ def designate(rng, scn: Scenario, vacancies, until: dt.date):
         elif lease > until:
             status, date_bail = "propose", None
         if conv is not None and status == "carence" and not conv.get("counts_no_candidate", True):
-            got[best] -= 1                              # a carence not counted frees the slot again
+            got[best] -= 1  # a carence not counted frees the slot again
         prio = quart = None
         if status in ("bail_signe", "repris") and rng.random() >= 0.06:
             p_prio = 0.9 if conv is not None and conv["contingent"] == "etat_prioritaires" else 0.3
@@ -474,6 +619,7 @@ def expected_vacancies(scn: Scenario) -> float:
 # Writers
 # ---------------------------------------------------------------------------------------------
 
+
 def write_scenario(scn: Scenario, out: Path, dialect: Dialect, vacancies=None, designations=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     has_hf = any(p.hors_flux for p in scn.programmes)
@@ -487,8 +633,15 @@ def write_scenario(scn: Scenario, out: Path, dialect: Dialect, vacancies=None, d
     def stock_rows():
         for p in scn.programmes:
             for k in range(p.n):
-                r = [p.dwelling_id(k), p.code, p.commune, dialect.yesno(p.qpv), TYPOLOGIES[p.typ[k]],
-                     FINANCINGS[p.fin[k]], str(p.year)]
+                r = [
+                    p.dwelling_id(k),
+                    p.code,
+                    p.commune,
+                    dialect.yesno(p.qpv),
+                    TYPOLOGIES[p.typ[k]],
+                    FINANCINGS[p.fin[k]],
+                    str(p.year),
+                ]
                 if has_hf:
                     r.append(p.hors_flux)
                 if has_mes:
@@ -498,19 +651,39 @@ def write_scenario(scn: Scenario, out: Path, dialect: Dialect, vacancies=None, d
     files = {"stock": "patrimoine.csv"}
     write_csv(out / "patrimoine.csv", dialect, header, stock_rows())
     if scn.write_rotation_file:
-        rot = [[p.code, dialect.pct(p.rotation)] for p in scn.programmes
-               if p.rotation is not None and p.mise_en_service is None and not p.hors_flux]
+        rot = [
+            [p.code, dialect.pct(p.rotation)]
+            for p in scn.programmes
+            if p.rotation is not None and p.mise_en_service is None and not p.hors_flux
+        ]
         write_csv(out / "rotation.csv", dialect, ["programme", "rotation"], rot)
         files["turnover"] = "rotation.csv"
     if vacancies is not None:
-        write_csv(out / "vacances.csv", dialect, ["logement", "date_liberation", "exclusion"],
-                  ([did, dialect.date(d), exc] for d, did, _p, _k, exc in vacancies))
+        write_csv(
+            out / "vacances.csv",
+            dialect,
+            ["logement", "date_liberation", "exclusion"],
+            ([did, dialect.date(d), exc] for d, did, _p, _k, exc in vacancies),
+        )
         files["vacancies"] = "vacances.csv"
     if designations is not None:
-        write_csv(out / "designations.csv", dialect,
-                  ["logement", "date", "convention", "statut", "date_bail", "menage_prioritaire", "premier_quartile"],
-                  ([did, dialect.date(d), cid, st, dialect.date(db), dialect.yesno(pr), dialect.yesno(q)]
-                   for did, d, cid, st, db, pr, q in designations))
+        write_csv(
+            out / "designations.csv",
+            dialect,
+            [
+                "logement",
+                "date",
+                "convention",
+                "statut",
+                "date_bail",
+                "menage_prioritaire",
+                "premier_quartile",
+            ],
+            (
+                [did, dialect.date(d), cid, st, dialect.date(db), dialect.yesno(pr), dialect.yesno(q)]
+                for did, d, cid, st, db, pr, q in designations
+            ),
+        )
         files["designations"] = "designations.csv"
     # stale optional files from an earlier run would be misleading: remove those we did not write
     for opt in ("rotation.csv", "vacances.csv", "designations.csv"):
@@ -524,13 +697,26 @@ def write_toml(scn: Scenario, path: Path, files: dict):
     L = []
     if scn.comment:
         L += [f"# {line}" if line else "#" for line in scn.comment.splitlines()] + [""]
-    L += ["[scenario]", f"name = {toml_str(scn.name)}", f"year = {scn.year}", f"bailleur = {toml_str(scn.bailleur)}",
-          'model = "equilibre"', "", "[files]"]
+    L += [
+        "[scenario]",
+        f"name = {toml_str(scn.name)}",
+        f"year = {scn.year}",
+        f"bailleur = {toml_str(scn.bailleur)}",
+        'model = "equilibre"',
+        "",
+        "[files]",
+    ]
     for key in ("stock", "vacancies", "designations", "turnover"):
         if key in files:
             L.append(f"{key} = {toml_str(files[key])}")
-    L += ["", "[forecast]", f"turnover_rate = {toml_val(scn.turnover_rate)}",
-          f"seasonality = {toml_val(SEASONALITY)}", "", "[forecast.exclusions]"]
+    L += [
+        "",
+        "[forecast]",
+        f"turnover_rate = {toml_val(scn.turnover_rate)}",
+        f"seasonality = {toml_val(SEASONALITY)}",
+        "",
+        "[forecast.exclusions]",
+    ]
     for c in EXCLUSION_CATEGORIES:
         L.append(f"{c} = {int(scn.exclusions.get(c, 0))}")
     L += ["", "[legal]", "prefet_uniform_per_commune = true"]
@@ -538,17 +724,29 @@ def write_toml(scn: Scenario, path: Path, files: dict):
         L.append(f"prefet_min_outside_qpv = {toml_val(float(scn.legal_min_outside_qpv))}")
     L += ["", "[simulation]", "no_candidate_rate = 0.05", "refusal_rate = 0.15"]
     for r in scn.reservataires:
-        L += ["", "[[reservataires]]", f"id = {toml_str(r['id'])}", f"name = {toml_str(r['name'])}",
-              f"kind = {toml_str(r['kind'])}"]
+        L += [
+            "",
+            "[[reservataires]]",
+            f"id = {toml_str(r['id'])}",
+            f"name = {toml_str(r['name'])}",
+            f"kind = {toml_str(r['kind'])}",
+        ]
     for c in scn.conventions:
         sc = c["scope"]
         if sc["kind"] == "departement":
             scope = f'{{ kind = "departement", departement = {toml_str(sc["departement"])} }}'
         else:
-            scope = f'{{ kind = {toml_str(sc["kind"])}, {sc["kind"]} = {toml_val(sc[sc["kind"]])} }}'
-        L += ["", "[[conventions]]", f"id = {toml_str(c['id'])}", f"reservataire = {toml_str(c['reservataire'])}",
-              f"share = {toml_val(float(c['share']))}", f"contingent = {toml_str(c['contingent'])}",
-              f"scope = {scope}", f"counts_no_candidate = {toml_val(c.get('counts_no_candidate', True))}"]
+            scope = f"{{ kind = {toml_str(sc['kind'])}, {sc['kind']} = {toml_val(sc[sc['kind']])} }}"
+        L += [
+            "",
+            "[[conventions]]",
+            f"id = {toml_str(c['id'])}",
+            f"reservataire = {toml_str(c['reservataire'])}",
+            f"share = {toml_val(float(c['share']))}",
+            f"contingent = {toml_str(c['contingent'])}",
+            f"scope = {scope}",
+            f"counts_no_candidate = {toml_val(c.get('counts_no_candidate', True))}",
+        ]
         if c.get("start"):
             L.append(f"start = {c['start'].isoformat()}")
         if c.get("end"):
@@ -556,8 +754,13 @@ def write_toml(scn: Scenario, path: Path, files: dict):
         if c.get("balance"):
             L.append(f"balance = {toml_val(c['balance'])}")
         for w in c.get("wishes", []):
-            L += ["", "[[conventions.wishes]]", f"dimension = {toml_str(w['dimension'])}",
-                  f"values = {toml_val(w['values'])}", f"min_share = {toml_val(float(w['min_share']))}"]
+            L += [
+                "",
+                "[[conventions.wishes]]",
+                f"dimension = {toml_str(w['dimension'])}",
+                f"values = {toml_val(w['values'])}",
+                f"min_share = {toml_val(float(w['min_share']))}",
+            ]
     path.write_text("\n".join(L) + "\n", encoding="utf-8", newline="\n")
 
 
@@ -571,15 +774,39 @@ BAL_ALL = ["typologie", "financement", "qpv", "commune", "periode_construction"]
 def etat_al_conventions(deps: list[str], al_share: dict[str, float]) -> list[dict]:
     convs = []
     for d in deps:
-        convs.append(dict(id=f"ETAT-PRIO-{d}", reservataire="ETAT", share=25.0, contingent="etat_prioritaires",
-                          scope={"kind": "departement", "departement": d}, counts_no_candidate=True,
-                          balance=BAL_ALL))
-        convs.append(dict(id=f"ETAT-FONC-{d}", reservataire="ETAT", share=5.0, contingent="etat_fonctionnaires",
-                          scope={"kind": "departement", "departement": d}, counts_no_candidate=True,
-                          balance=["typologie", "commune"]))
-        convs.append(dict(id=f"AL-{d}", reservataire="AL", share=al_share[d], contingent="employeurs_action_logement",
-                          scope={"kind": "departement", "departement": d}, counts_no_candidate=False,
-                          balance=["typologie", "financement", "qpv", "commune"]))
+        convs.append(
+            dict(
+                id=f"ETAT-PRIO-{d}",
+                reservataire="ETAT",
+                share=25.0,
+                contingent="etat_prioritaires",
+                scope={"kind": "departement", "departement": d},
+                counts_no_candidate=True,
+                balance=BAL_ALL,
+            )
+        )
+        convs.append(
+            dict(
+                id=f"ETAT-FONC-{d}",
+                reservataire="ETAT",
+                share=5.0,
+                contingent="etat_fonctionnaires",
+                scope={"kind": "departement", "departement": d},
+                counts_no_candidate=True,
+                balance=["typologie", "commune"],
+            )
+        )
+        convs.append(
+            dict(
+                id=f"AL-{d}",
+                reservataire="AL",
+                share=al_share[d],
+                contingent="employeurs_action_logement",
+                scope={"kind": "departement", "departement": d},
+                counts_no_candidate=False,
+                balance=["typologie", "financement", "qpv", "commune"],
+            )
+        )
     return convs
 
 
@@ -593,9 +820,16 @@ def commune_name(code: str) -> str:
 
 def base_reservataires(deps: list[str]) -> list[dict]:
     names = ", ".join(f"{d}" for d in deps)
-    return [dict(id="ETAT", name=f"État — préfet de département ({names})" if len(deps) > 1
-                 else f"Préfet — {DEPARTEMENTS.get(deps[0], 'département ' + deps[0])}", kind="etat"),
-            dict(id="AL", name="Action Logement Services", kind="action_logement")]
+    return [
+        dict(
+            id="ETAT",
+            name=f"État — préfet de département ({names})"
+            if len(deps) > 1
+            else f"Préfet — {DEPARTEMENTS.get(deps[0], 'département ' + deps[0])}",
+            kind="etat",
+        ),
+        dict(id="AL", name="Action Logement Services", kind="action_logement"),
+    ]
 
 
 def check_reserved(scn: Scenario, max_total: float = 95.0):
@@ -609,49 +843,88 @@ def check_reserved(scn: Scenario, max_total: float = 95.0):
 # The scenarios
 # ---------------------------------------------------------------------------------------------
 
+
 def build_mini(seed: int) -> tuple[Scenario, list, list]:
     """Hand-written, hand-checkable (the seed is not used)."""
     c = "92046"
+
     # typology counts per programme: T1 T2 T3 T4 T5+
     def units(counts, fins):
         typ = [i for i, n in enumerate(counts) for _ in range(n)]
         return typ, fins
+
     p1 = Programme("P0001", c, True, 1962, *units([1, 4, 7, 5, 1], [1] * 18))
     p2 = Programme("P0002", c, False, 1978, *units([1, 3, 5, 4, 1], [1] * 14))
     p3 = Programme("P0003", c, False, 2018, *units([0, 2, 3, 3, 0], [0, 1, 2, 1, 0, 1, 2, 1]))
     progs = [p1, p2, p3]
-    res = [dict(id="ETAT", name="Préfet des Hauts-de-Seine", kind="etat"),
-           dict(id="AL", name="Action Logement Services", kind="action_logement"),
-           dict(id="MALAKOFF", name="Ville de Malakoff", kind="collectivite")]
-    convs = [
-        dict(id="ETAT-PRIO-92", reservataire="ETAT", share=25.0, contingent="etat_prioritaires",
-             scope={"kind": "departement", "departement": "92"}, counts_no_candidate=True,
-             balance=["typologie", "qpv"]),
-        dict(id="ETAT-FONC-92", reservataire="ETAT", share=5.0, contingent="etat_fonctionnaires",
-             scope={"kind": "departement", "departement": "92"}, counts_no_candidate=True),
-        dict(id="AL-92", reservataire="AL", share=25.0, contingent="employeurs_action_logement",
-             scope={"kind": "departement", "departement": "92"}, counts_no_candidate=False,
-             balance=["typologie"]),
-        dict(id="MALAKOFF", reservataire="MALAKOFF", share=20.0, contingent="collectivites",
-             scope={"kind": "communes", "communes": ["92046"]}, counts_no_candidate=True,
-             balance=["typologie", "financement"]),
+    res = [
+        dict(id="ETAT", name="Préfet des Hauts-de-Seine", kind="etat"),
+        dict(id="AL", name="Action Logement Services", kind="action_logement"),
+        dict(id="MALAKOFF", name="Ville de Malakoff", kind="collectivite"),
     ]
-    scn = Scenario(name="Mini — Malakoff, 40 logements — 2026", bailleur="Office de démonstration (Malakoff)",
-                   programmes=progs, turnover_rate=0.25,
-                   exclusions={"mutation_interne": 2, "anru": 0, "orcod": 0, "habitat_indigne": 0, "vente": 0},
-                   reservataires=res, conventions=convs, write_rotation_file=False,
-                   comment="Tiny hand-checkable scenario (generated by scenarios/generate.py mini).\n"
-                           "turnover_rate 0.25 is deliberately high: 40 dwellings x 0.25 = 10 vacancies a year.")
+    convs = [
+        dict(
+            id="ETAT-PRIO-92",
+            reservataire="ETAT",
+            share=25.0,
+            contingent="etat_prioritaires",
+            scope={"kind": "departement", "departement": "92"},
+            counts_no_candidate=True,
+            balance=["typologie", "qpv"],
+        ),
+        dict(
+            id="ETAT-FONC-92",
+            reservataire="ETAT",
+            share=5.0,
+            contingent="etat_fonctionnaires",
+            scope={"kind": "departement", "departement": "92"},
+            counts_no_candidate=True,
+        ),
+        dict(
+            id="AL-92",
+            reservataire="AL",
+            share=25.0,
+            contingent="employeurs_action_logement",
+            scope={"kind": "departement", "departement": "92"},
+            counts_no_candidate=False,
+            balance=["typologie"],
+        ),
+        dict(
+            id="MALAKOFF",
+            reservataire="MALAKOFF",
+            share=20.0,
+            contingent="collectivites",
+            scope={"kind": "communes", "communes": ["92046"]},
+            counts_no_candidate=True,
+            balance=["typologie", "financement"],
+        ),
+    ]
+    scn = Scenario(
+        name="Mini — Malakoff, 40 logements — 2026",
+        bailleur="Office de démonstration (Malakoff)",
+        programmes=progs,
+        turnover_rate=0.25,
+        exclusions={"mutation_interne": 2, "anru": 0, "orcod": 0, "habitat_indigne": 0, "vente": 0},
+        reservataires=res,
+        conventions=convs,
+        write_rotation_file=False,
+        comment="Tiny hand-checkable scenario (generated by scenarios/generate.py mini).\n"
+        "turnover_rate 0.25 is deliberately high: 40 dwellings x 0.25 = 10 vacancies a year.",
+    )
     D = dt.date
-    vac = [(D(2026, 1, 9), "92046-P0001-0006", p1, 5, ""),
-           (D(2026, 1, 26), "92046-P0002-0007", p2, 6, "mutation_interne"),
-           (D(2026, 2, 13), "92046-P0001-0013", p1, 12, ""),
-           (D(2026, 3, 2), "92046-P0003-0005", p3, 4, ""),
-           (D(2026, 3, 23), "92046-P0002-0012", p2, 11, "")]
-    des = [("92046-P0001-0006", D(2026, 1, 12), "ETAT-PRIO-92", "bail_signe", D(2026, 2, 20), True, False),
-           ("92046-P0001-0013", D(2026, 2, 16), "AL-92", "carence", None, None, None),
-           ("92046-P0003-0005", D(2026, 3, 4), "MALAKOFF", "bail_signe", D(2026, 3, 27), False, True),
-           ("92046-P0002-0012", D(2026, 3, 25), "BAILLEUR", "propose", None, None, None)]
+    vac = [
+        (D(2026, 1, 9), "92046-P0001-0006", p1, 5, ""),
+        (D(2026, 1, 26), "92046-P0002-0007", p2, 6, "mutation_interne"),
+        (D(2026, 2, 13), "92046-P0001-0013", p1, 12, ""),
+        (D(2026, 3, 2), "92046-P0003-0005", p3, 4, ""),
+        (D(2026, 3, 23), "92046-P0002-0012", p2, 11, ""),
+    ]
+    des = [
+        ("92046-P0001-0006", D(2026, 1, 12), "ETAT-PRIO-92", "bail_signe", D(2026, 2, 20), True, False),
+        ("92046-P0001-0013", D(2026, 2, 16), "AL-92", "carence", None, None, None),
+        ("92046-P0003-0005", D(2026, 3, 4), "MALAKOFF", "bail_signe", D(2026, 3, 27), False, True),
+        ("92046-P0002-0012", D(2026, 3, 25), "BAILLEUR", "propose", None, None, None),
+    ]
     return scn, vac, des
 
 
@@ -662,11 +935,32 @@ CAP_MEMBERS = [
     ("IVR", "OPH d'Ivry-sur-Seine", [("94041", 6200), ("94081", 250)]),
     ("MAL", "Malakoff Habitat", [("92046", 4500)]),
     ("NAN", "Nanterre Coop'Habitat", [("92050", 9600)]),
-    ("IDF", "IDF Habitat", [("92004", 1500), ("92024", 1300), ("93001", 1700), ("93066", 1500),
-                            ("94081", 1400), ("94028", 1150)]),
+    (
+        "IDF",
+        "IDF Habitat",
+        [
+            ("92004", 1500),
+            ("92024", 1300),
+            ("93001", 1700),
+            ("93066", 1500),
+            ("94081", 1400),
+            ("94028", 1150),
+        ],
+    ),
 ]
-CAP_COMMUNE_SHARE = {"92025": 22.0, "92036": 25.0, "94041": 22.0, "92046": 22.0, "92050": 22.0,
-                     "92004": 20.0, "92024": 20.0, "93001": 22.0, "93066": 22.0, "94081": 22.0, "94028": 20.0}
+CAP_COMMUNE_SHARE = {
+    "92025": 22.0,
+    "92036": 25.0,
+    "94041": 22.0,
+    "92046": 22.0,
+    "92050": 22.0,
+    "92004": 20.0,
+    "92024": 20.0,
+    "93001": 22.0,
+    "93066": 22.0,
+    "94081": 22.0,
+    "94028": 20.0,
+}
 
 
 def build_cap_habitat(seed: int, until: dt.date | None):
@@ -691,32 +985,71 @@ def build_cap_habitat(seed: int, until: dt.date | None):
     communes = sorted({p.commune for p in progs})
     for c in communes:
         res.append(dict(id=commune_res_id(c), name=f"Ville de {commune_name(c)}", kind="collectivite"))
-        conv = dict(id=f"COM-{c}", reservataire=commune_res_id(c), share=CAP_COMMUNE_SHARE[c],
-                    contingent="collectivites", scope={"kind": "communes", "communes": [c]},
-                    counts_no_candidate=c in ("92036", "92050", "94041"), balance=["typologie", "financement", "qpv"])
+        conv = dict(
+            id=f"COM-{c}",
+            reservataire=commune_res_id(c),
+            share=CAP_COMMUNE_SHARE[c],
+            contingent="collectivites",
+            scope={"kind": "communes", "communes": [c]},
+            counts_no_candidate=c in ("92036", "92050", "94041"),
+            balance=["typologie", "financement", "qpv"],
+        )
         if c == "92036":
             conv["wishes"] = [dict(dimension="typologie", values=["T4", "T5+"], min_share=30.0)]
         convs.append(conv)
     res.append(dict(id="CD92", name="Département des Hauts-de-Seine", kind="collectivite"))
-    convs.append(dict(id="CD92", reservataire="CD92", share=3.0, contingent="collectivites",
-                      scope={"kind": "departement", "departement": "92"}, counts_no_candidate=True,
-                      balance=["typologie", "commune"]))
+    convs.append(
+        dict(
+            id="CD92",
+            reservataire="CD92",
+            share=3.0,
+            contingent="collectivites",
+            scope={"kind": "departement", "departement": "92"},
+            counts_no_candidate=True,
+            balance=["typologie", "commune"],
+        )
+    )
     res.append(dict(id="CD94", name="Département du Val-de-Marne", kind="collectivite"))
-    convs.append(dict(id="CD94", reservataire="CD94", share=5.0, contingent="collectivites",
-                      scope={"kind": "departement", "departement": "94"}, counts_no_candidate=True))
+    convs.append(
+        dict(
+            id="CD94",
+            reservataire="CD94",
+            share=5.0,
+            contingent="collectivites",
+            scope={"kind": "departement", "departement": "94"},
+            counts_no_candidate=True,
+        )
+    )
     # a small employer convention on a few Nanterre programmes, in force from 1 April
-    nan = [p.code for p in progs if p.commune == "92050" and not p.hors_flux and p.mise_en_service is None
-           and not p.qpv][:4]
+    nan = [
+        p.code
+        for p in progs
+        if p.commune == "92050" and not p.hors_flux and p.mise_en_service is None and not p.qpv
+    ][:4]
     res.append(dict(id="EMP-TRANSPORT", name="Régie de transports (employeur)", kind="employeur"))
-    convs.append(dict(id="EMP-TRANSPORT-NAN", reservataire="EMP-TRANSPORT", share=8.0,
-                      contingent="employeurs_action_logement", scope={"kind": "programmes", "programmes": nan},
-                      counts_no_candidate=False, start=dt.date(2026, 4, 1), end=dt.date(2026, 12, 31),
-                      wishes=[dict(dimension="typologie", values=["T2", "T3"], min_share=60.0)]))
-    scn = Scenario(name="Coopérative Cap Habitat (fictive) — 2026", bailleur="Cap Habitat (coopérative, six offices)",
-                   programmes=progs, turnover_rate=0.055,
-                   exclusions={"mutation_interne": 500, "anru": 60, "orcod": 0, "habitat_indigne": 8, "vente": 15},
-                   reservataires=res, conventions=convs,
-                   comment="Synthetic Cap-Habitat-like cooperative (generated by scenarios/generate.py cap-habitat).")
+    convs.append(
+        dict(
+            id="EMP-TRANSPORT-NAN",
+            reservataire="EMP-TRANSPORT",
+            share=8.0,
+            contingent="employeurs_action_logement",
+            scope={"kind": "programmes", "programmes": nan},
+            counts_no_candidate=False,
+            start=dt.date(2026, 4, 1),
+            end=dt.date(2026, 12, 31),
+            wishes=[dict(dimension="typologie", values=["T2", "T3"], min_share=60.0)],
+        )
+    )
+    scn = Scenario(
+        name="Coopérative Cap Habitat (fictive) — 2026",
+        bailleur="Cap Habitat (coopérative, six offices)",
+        programmes=progs,
+        turnover_rate=0.055,
+        exclusions={"mutation_interne": 500, "anru": 60, "orcod": 0, "habitat_indigne": 8, "vente": 15},
+        reservataires=res,
+        conventions=convs,
+        comment="Synthetic Cap-Habitat-like cooperative (generated by scenarios/generate.py cap-habitat).",
+    )
     check_reserved(scn)
     return scn, *actuals(rng, scn, until)
 
@@ -739,12 +1072,16 @@ def spread_counts(weights: np.ndarray, total: int, minimum: int) -> list[int]:
 
 
 def pick_communes(n_communes: int, n_deps: int) -> list[str]:
-    deps = CUSTOM_DEPS[:n_deps] if n_deps <= len(CUSTOM_DEPS) else \
-        CUSTOM_DEPS + [f"{i:02d}" for i in range(1, 96) if f"{i:02d}" not in CUSTOM_DEPS and i != 20 and i != 75]
+    deps = (
+        CUSTOM_DEPS[:n_deps]
+        if n_deps <= len(CUSTOM_DEPS)
+        else CUSTOM_DEPS
+        + [f"{i:02d}" for i in range(1, 96) if f"{i:02d}" not in CUSTOM_DEPS and i != 20 and i != 75]
+    )
     deps = deps[:n_deps]
     per = [n_communes // n_deps + (1 if i < n_communes % n_deps else 0) for i in range(n_deps)]
     out = []
-    for d, k in zip(deps, per):
+    for d, k in zip(deps, per, strict=False):
         known = [c for c, _ in COMMUNES.get(d, [])]
         codes = known[:k]
         j = 1
@@ -757,8 +1094,18 @@ def pick_communes(n_communes: int, n_deps: int) -> list[str]:
     return out
 
 
-def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, communes: int, departements: int,
-                conventions: int | None, vacancies_target: int | None, prefix: str = "P"):
+def build_multi(
+    seed: int,
+    until,
+    name: str,
+    bailleur: str,
+    dwellings: int,
+    communes: int,
+    departements: int,
+    conventions: int | None,
+    vacancies_target: int | None,
+    prefix: str = "P",
+):
     """A large multi-commune landlord (grand-bailleur and custom)."""
     if departements < 1 or communes < departements:
         raise ValueError("need at least one commune per département")
@@ -766,9 +1113,11 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
         raise ValueError("need at least 30 dwellings per commune")
     rng = np.random.default_rng(seed)
     codes = pick_communes(communes, departements)
-    deps = sorted({dep_of(c) for c in codes}, key=lambda d: codes.index(next(c for c in codes if dep_of(c) == d)))
+    deps = sorted(
+        {dep_of(c) for c in codes}, key=lambda d: codes.index(next(c for c in codes if dep_of(c) == d))
+    )
     ranks = np.arange(1, len(codes) + 1, dtype=float)
-    weights = 1.0 / ranks ** 0.7
+    weights = 1.0 / ranks**0.7
     weights = weights[rng.permutation(len(codes))]
     counts = spread_counts(weights, dwellings, 30)
     n_new = max(1, round(0.012 * dwellings / 80)) if dwellings >= 5000 else 0
@@ -783,15 +1132,15 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
             new_sizes[j] = s
         counts[i] -= s
         new_communes.append(codes[i])
-    plan = [(prefix, c, n) for c, n in zip(codes, counts)]
+    plan = [(prefix, c, n) for c, n in zip(codes, counts, strict=False)]
     n_prog_est = dwellings // 60 + len(codes) + n_new + 10
     width = max(4, len(str(n_prog_est)))
     progs = build_programmes(rng, plan, mean_size=85, code_width=width, prefix_per_group=False)
     last = len(progs)
-    for j, (s, c) in enumerate(zip(new_sizes, new_communes)):
+    for j, (s, c) in enumerate(zip(new_sizes, new_communes, strict=False)):
         if s <= 0:
             continue
-        month = 5 + (j * 7) % 8          # May..December
+        month = 5 + (j * 7) % 8  # May..December
         mes = dt.date(YEAR, month, 1 + int(rng.integers(0, 28)))
         progs.append(new_programme(rng, f"{prefix}{last + j + 1:0{width}d}", c, s, mes))
     # a little defence / hospital stock
@@ -810,7 +1159,11 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
     res = base_reservataires(deps)
     al = {d: [25.0, 28.0, 25.0, 24.0, 28.0][i % 5] for i, d in enumerate(deps)}
     convs = etat_al_conventions(deps, al)
-    n_conv = conventions if conventions is not None else len(convs) + len(codes) + len(deps) + max(1, len(codes) // 8)
+    n_conv = (
+        conventions
+        if conventions is not None
+        else len(convs) + len(codes) + len(deps) + max(1, len(codes) // 8)
+    )
     if n_conv < len(convs):
         raise ValueError(f"at least {len(convs)} conventions are needed for {len(deps)} département(s)")
     room = n_conv - len(convs)
@@ -818,26 +1171,51 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
     shares_c = [20.0, 22.0, 25.0, 18.0, 22.0, 20.0, 20.0, 24.0]
     for i, c in enumerate(codes[:n_com]):
         res.append(dict(id=commune_res_id(c), name=f"Ville de {commune_name(c)}", kind="collectivite"))
-        convs.append(dict(id=f"COM-{c}", reservataire=commune_res_id(c), share=shares_c[i % len(shares_c)],
-                          contingent="collectivites", scope={"kind": "communes", "communes": [c]},
-                          counts_no_candidate=(i % 3 != 0), balance=["typologie", "financement", "qpv"]))
+        convs.append(
+            dict(
+                id=f"COM-{c}",
+                reservataire=commune_res_id(c),
+                share=shares_c[i % len(shares_c)],
+                contingent="collectivites",
+                scope={"kind": "communes", "communes": [c]},
+                counts_no_candidate=(i % 3 != 0),
+                balance=["typologie", "financement", "qpv"],
+            )
+        )
     room -= n_com
     n_dep = min(len(deps), room)
     for i, d in enumerate(deps[:n_dep]):
         res.append(dict(id=f"CD{d}", name=f"Département {DEPARTEMENTS.get(d, d)}", kind="collectivite"))
-        convs.append(dict(id=f"CD{d}", reservataire=f"CD{d}", share=[3.0, 5.0, 2.0][i % 3], contingent="collectivites",
-                          scope={"kind": "departement", "departement": d}, counts_no_candidate=True,
-                          balance=["typologie", "commune"]))
+        convs.append(
+            dict(
+                id=f"CD{d}",
+                reservataire=f"CD{d}",
+                share=[3.0, 5.0, 2.0][i % 3],
+                contingent="collectivites",
+                scope={"kind": "departement", "departement": d},
+                counts_no_candidate=True,
+                balance=["typologie", "commune"],
+            )
+        )
     room -= n_dep
     if room > 0:
         # employer / other conventions scoped to a few programmes each, where there is room left
         cand = [p for p in progs if not p.hors_flux and p.mise_en_service is None]
         order = rng.permutation(len(cand)).tolist()
-        tmp = Scenario(name="", bailleur="", programmes=[], turnover_rate=0, exclusions={}, reservataires=[],
-                       conventions=convs)
+        tmp = Scenario(
+            name="",
+            bailleur="",
+            programmes=[],
+            turnover_rate=0,
+            exclusions={},
+            reservataires=[],
+            conventions=convs,
+        )
         free = [cand[i] for i in order if reserved_share(tmp, cand[i]) <= 80.0]
-        kinds = [("EMP", "employeur", "employeurs_action_logement", "Employeur"), ("ASSO", "autre", "autre",
-                                                                                  "Organisme")]
+        kinds = [
+            ("EMP", "employeur", "employeurs_action_logement", "Employeur"),
+            ("ASSO", "autre", "autre", "Organisme"),
+        ]
         used = set()
         k = 0
         for j in range(room):
@@ -849,19 +1227,45 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
                     picks.append(free[k].code)
                     used.add(free[k].code)
                 k += 1
-            if not picks:                                  # out of programmes: share an already used one
+            if not picks:  # out of programmes: share an already used one
                 picks = [free[j % len(free)].code]
             res.append(dict(id=rid, name=f"{kind[3]} réservataire n° {j // 2 + 1}", kind=kind[1]))
-            convs.append(dict(id=f"{rid}-CONV", reservataire=rid, share=5.0 if kind[1] == "employeur" else 3.0,
-                              contingent=kind[2], scope={"kind": "programmes", "programmes": sorted(picks)},
-                              counts_no_candidate=False))
-    exp_tmp = Scenario(name="", bailleur="", programmes=progs, turnover_rate=target, exclusions={}, reservataires=[],
-                       conventions=[])
+            convs.append(
+                dict(
+                    id=f"{rid}-CONV",
+                    reservataire=rid,
+                    share=5.0 if kind[1] == "employeur" else 3.0,
+                    contingent=kind[2],
+                    scope={"kind": "programmes", "programmes": sorted(picks)},
+                    counts_no_candidate=False,
+                )
+            )
+    exp_tmp = Scenario(
+        name="",
+        bailleur="",
+        programmes=progs,
+        turnover_rate=target,
+        exclusions={},
+        reservataires=[],
+        conventions=[],
+    )
     expected = expected_vacancies(exp_tmp)
-    excl = {"mutation_interne": round(0.20 * expected), "anru": round(0.025 * expected), "orcod": 0,
-            "habitat_indigne": round(0.004 * expected), "vente": round(0.006 * expected)}
-    scn = Scenario(name=name, bailleur=bailleur, programmes=progs, turnover_rate=round(target, 3), exclusions=excl,
-                   reservataires=res, conventions=convs)
+    excl = {
+        "mutation_interne": round(0.20 * expected),
+        "anru": round(0.025 * expected),
+        "orcod": 0,
+        "habitat_indigne": round(0.004 * expected),
+        "vente": round(0.006 * expected),
+    }
+    scn = Scenario(
+        name=name,
+        bailleur=bailleur,
+        programmes=progs,
+        turnover_rate=round(target, 3),
+        exclusions=excl,
+        reservataires=res,
+        conventions=convs,
+    )
     check_reserved(scn, 100.0)
     return scn, *actuals(rng, scn, until)
 
@@ -871,8 +1275,12 @@ def build_multi(seed: int, until, name: str, bailleur: str, dwellings: int, comm
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_SEEDS = {"mini": 1, "cap-habitat": 92, "grand-bailleur": 93, "custom": 0}
-DEFAULT_UNTIL = {"mini": dt.date(YEAR, 3, 31), "cap-habitat": dt.date(YEAR, 6, 30),
-                 "grand-bailleur": dt.date(YEAR, 3, 31), "custom": dt.date(YEAR, 3, 31)}
+DEFAULT_UNTIL = {
+    "mini": dt.date(YEAR, 3, 31),
+    "cap-habitat": dt.date(YEAR, 6, 30),
+    "grand-bailleur": dt.date(YEAR, 3, 31),
+    "custom": dt.date(YEAR, 3, 31),
+}
 DEFAULT_EXCEL = {"mini": False, "cap-habitat": True, "grand-bailleur": False, "custom": False}
 
 
@@ -884,9 +1292,19 @@ def _parse_until(v):
     return dt.date.fromisoformat(str(v))
 
 
-def generate(kind: str, out_dir, seed: int | None = None, *, dwellings: int | None = None,
-             communes: int | None = None, conventions: int | None = None, departements: int | None = None,
-             vacancies: int | None = None, actuals_until="default", french_excel: bool | None = None) -> dict:
+def generate(
+    kind: str,
+    out_dir,
+    seed: int | None = None,
+    *,
+    dwellings: int | None = None,
+    communes: int | None = None,
+    conventions: int | None = None,
+    departements: int | None = None,
+    vacancies: int | None = None,
+    actuals_until="default",
+    french_excel: bool | None = None,
+) -> dict:
     """Write scenario `kind` into `out_dir` and return a summary dict (sizes, counts).
 
     kind: mini | cap-habitat | grand-bailleur | custom. `actuals_until`: a date / ISO string, None or
@@ -910,14 +1328,30 @@ def generate(kind: str, out_dir, seed: int | None = None, *, dwellings: int | No
     elif kind == "cap-habitat":
         scn, vac, des = build_cap_habitat(seed, until)
     elif kind == "grand-bailleur":
-        scn, vac, des = build_multi(seed, until, "Grand bailleur multi-communes (fictif) — 2026",
-                                    "Seine-Est Habitat (fictif)", dwellings or 65000, communes or 45,
-                                    departements or 3, conventions, vacancies)
+        scn, vac, des = build_multi(
+            seed,
+            until,
+            "Grand bailleur multi-communes (fictif) — 2026",
+            "Seine-Est Habitat (fictif)",
+            dwellings or 65000,
+            communes or 45,
+            departements or 3,
+            conventions,
+            vacancies,
+        )
     else:
         d = dwellings or 10000
-        scn, vac, des = build_multi(seed, until, f"Scénario de test — {d} logements — 2026",
-                                    "Bailleur de test (fictif)", d, communes or 10, departements or 1,
-                                    conventions, vacancies)
+        scn, vac, des = build_multi(
+            seed,
+            until,
+            f"Scénario de test — {d} logements — 2026",
+            "Bailleur de test (fictif)",
+            d,
+            communes or 10,
+            departements or 1,
+            conventions,
+            vacancies,
+        )
     write_scenario(scn, out, Dialect(fe), vac, des)
     return summary(scn, vac, des, seed, until)
 
@@ -930,17 +1364,24 @@ def summary(scn: Scenario, vac, des, seed, until) -> dict:
     for d in des or []:
         status[d[3]] = status.get(d[3], 0) + 1
     return {
-        "seed": seed, "dwellings": dw, "programmes": len(scn.programmes),
+        "seed": seed,
+        "dwellings": dw,
+        "programmes": len(scn.programmes),
         "communes": len({p.commune for p in scn.programmes}),
         "departements": len({dep_of(p.commune) for p in scn.programmes}),
-        "conventions": len(scn.conventions), "reservataires": len(scn.reservataires),
+        "conventions": len(scn.conventions),
+        "reservataires": len(scn.reservataires),
         "hors_flux": sum(p.n for p in scn.programmes if p.hors_flux),
         "first_lettings": sum(p.n for p in scn.programmes if p.mise_en_service is not None),
         "qpv_share": round(sum(p.n for p in scn.programmes if p.qpv) / dw, 3),
-        "expected_vacancies": round(exp, 1), "forecast_exclusions": excl, "expected_base": round(exp - excl, 1),
+        "expected_vacancies": round(exp, 1),
+        "forecast_exclusions": excl,
+        "expected_base": round(exp - excl, 1),
         "actuals_until": until.isoformat() if until else None,
-        "vacancies": len(vac or []), "excluded_vacancies": sum(1 for v in vac or [] if v[4]),
-        "designations": len(des or []), "designation_status": dict(sorted(status.items())),
+        "vacancies": len(vac or []),
+        "excluded_vacancies": sum(1 for v in vac or [] if v[4]),
+        "designations": len(des or []),
+        "designation_status": dict(sorted(status.items())),
     }
 
 
@@ -953,17 +1394,36 @@ def main(argv=None):
     ap.add_argument("--communes", type=int)
     ap.add_argument("--conventions", type=int)
     ap.add_argument("--departements", type=int)
-    ap.add_argument("--vacancies", type=int,
-                    help="custom: target expected vacancies per year, first lettings included (sets the turnover)")
-    ap.add_argument("--actuals-until", default="default",
-                    help="YYYY-MM-DD: write actual vacancies/designations up to that date ('none': no actuals)")
-    ap.add_argument("--french-excel", action="store_true", default=None,
-                    help="write CSVs as French Excel does (';', decimal comma, UTF-8 BOM, dd/mm/yyyy)")
+    ap.add_argument(
+        "--vacancies",
+        type=int,
+        help="custom: target expected vacancies per year, first lettings included (sets the turnover)",
+    )
+    ap.add_argument(
+        "--actuals-until",
+        default="default",
+        help="YYYY-MM-DD: write actual vacancies/designations up to that date ('none': no actuals)",
+    )
+    ap.add_argument(
+        "--french-excel",
+        action="store_true",
+        default=None,
+        help="write CSVs as French Excel does (';', decimal comma, UTF-8 BOM, dd/mm/yyyy)",
+    )
     a = ap.parse_args(argv)
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), a.kind)
-    s = generate(a.kind, out, a.seed, dwellings=a.dwellings, communes=a.communes, conventions=a.conventions,
-                 departements=a.departements, vacancies=a.vacancies, actuals_until=a.actuals_until,
-                 french_excel=a.french_excel)
+    s = generate(
+        a.kind,
+        out,
+        a.seed,
+        dwellings=a.dwellings,
+        communes=a.communes,
+        conventions=a.conventions,
+        departements=a.departements,
+        vacancies=a.vacancies,
+        actuals_until=a.actuals_until,
+        french_excel=a.french_excel,
+    )
     print(json.dumps(s, ensure_ascii=False, indent=1))
 
 

@@ -2,6 +2,7 @@
 
 Every check recomputes from the written files (csv module + tomllib), never from generator internals.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,6 +35,7 @@ GEN = load_generator()
 
 # ----------------------------------------------------------------------------------- readers
 
+
 def norm(h: str) -> str:
     h = unicodedata.normalize("NFKD", h.strip().lower())
     return "".join(ch for ch in h if not unicodedata.combining(ch)).replace(" ", "_")
@@ -46,7 +48,7 @@ def read_table(path: Path) -> list[dict]:
     delim = ";" if first.count(";") > first.count(",") else ","
     rows = list(csv.reader(text.splitlines(), delimiter=delim))
     header = [norm(h) for h in rows[0]]
-    return [dict(zip(header, r)) for r in rows[1:]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
 
 
 def parse_date(s: str) -> dt.date | None:
@@ -79,8 +81,11 @@ class Folder:
         self.stock = read_table(path / files["stock"])
         self.vac = read_table(path / files["vacancies"]) if "vacancies" in files else []
         self.des = read_table(path / files["designations"]) if "designations" in files else []
-        self.rot = ({r["programme"]: parse_rate(r["rotation"]) for r in read_table(path / files["turnover"])}
-                    if "turnover" in files else {})
+        self.rot = (
+            {r["programme"]: parse_rate(r["rotation"]) for r in read_table(path / files["turnover"])}
+            if "turnover" in files
+            else {}
+        )
 
     @property
     def communes(self):
@@ -123,7 +128,9 @@ def check_folder(f: Folder):
         assert r["financement"] in ("PLAI", "PLUS", "PLS", "PLI", "AUTRE")
         assert 1900 <= int(r["annee_construction"]) <= YEAR
         assert r.get("hors_flux", "") in ("", "defense", "hopital")
-        assert prog_commune.setdefault(r["programme"], r["commune"]) == r["commune"], "programme in one commune"
+        assert prog_commune.setdefault(r["programme"], r["commune"]) == r["commune"], (
+            "programme in one commune"
+        )
     for code, x in f.rot.items():
         assert code in prog_commune and 0.03 - 1e-9 <= x <= 0.14 + 1e-9
     # conventions
@@ -133,8 +140,13 @@ def check_folder(f: Folder):
     for c in t["conventions"]:
         assert c["reservataire"] in res_ids
         assert 0 < c["share"] <= 100
-        assert c["contingent"] in ("etat_fonctionnaires", "etat_prioritaires", "collectivites",
-                                   "employeurs_action_logement", "autre")
+        assert c["contingent"] in (
+            "etat_fonctionnaires",
+            "etat_prioritaires",
+            "collectivites",
+            "employeurs_action_logement",
+            "autre",
+        )
         if c["scope"]["kind"] == "programmes":
             assert all(p in prog_commune for p in c["scope"]["programmes"])
         if c["scope"]["kind"] == "communes":
@@ -192,15 +204,22 @@ def check_folder(f: Folder):
 
 # ----------------------------------------------------------------------------------- tests
 
+
 def digest(folder: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.parametrize("kind, kw", [
-    ("mini", {}),
-    ("custom", dict(dwellings=3000, communes=6, conventions=20, departements=2)),
-    ("custom", dict(dwellings=2500, communes=4, departements=1, french_excel=True, actuals_until="2026-12-31")),
-])
+@pytest.mark.parametrize(
+    "kind, kw",
+    [
+        ("mini", {}),
+        ("custom", dict(dwellings=3000, communes=6, conventions=20, departements=2)),
+        (
+            "custom",
+            dict(dwellings=2500, communes=4, departements=1, french_excel=True, actuals_until="2026-12-31"),
+        ),
+    ],
+)
 def test_deterministic(tmp_path, kind, kw):
     a, b = tmp_path / "a", tmp_path / "b"
     GEN.generate(kind, a, seed=7, **kw)
@@ -215,12 +234,25 @@ def test_seed_changes_output(tmp_path):
     assert digest(tmp_path / "a")["patrimoine.csv"] != digest(tmp_path / "b")["patrimoine.csv"]
 
 
-@pytest.mark.parametrize("dwellings, communes, conventions, departements", [
-    (3000, 6, 20, 2), (6000, 12, 40, 3), (1500, 5, 6, 2),
-])
+@pytest.mark.parametrize(
+    "dwellings, communes, conventions, departements",
+    [
+        (3000, 6, 20, 2),
+        (6000, 12, 40, 3),
+        (1500, 5, 6, 2),
+    ],
+)
 def test_custom_sizes(tmp_path, dwellings, communes, conventions, departements):
-    GEN.generate("custom", tmp_path, seed=3, dwellings=dwellings, communes=communes, conventions=conventions,
-                 departements=departements, actuals_until="2026-12-31")
+    GEN.generate(
+        "custom",
+        tmp_path,
+        seed=3,
+        dwellings=dwellings,
+        communes=communes,
+        conventions=conventions,
+        departements=departements,
+        actuals_until="2026-12-31",
+    )
     f = check_folder(Folder(tmp_path))
     assert len(f.stock) == dwellings
     assert len(f.communes) == communes
@@ -232,15 +264,31 @@ def test_custom_sizes(tmp_path, dwellings, communes, conventions, departements):
 
 
 def test_custom_vacancy_target(tmp_path):
-    GEN.generate("custom", tmp_path, seed=5, dwellings=20000, communes=8, vacancies=1200, actuals_until="none")
+    GEN.generate(
+        "custom", tmp_path, seed=5, dwellings=20000, communes=8, vacancies=1200, actuals_until="none"
+    )
     f = check_folder(Folder(tmp_path))
     assert abs(f.expected_vacancies() - 1200) < 12
     assert not f.vac and not f.des and "vacancies" not in f.toml["files"]
 
 
 def test_cli_runs(tmp_path):
-    GEN.main(["custom", "--out", str(tmp_path), "--seed", "4", "--dwellings", "1200", "--communes", "3",
-              "--french-excel", "--actuals-until", "2026-05-31"])
+    GEN.main(
+        [
+            "custom",
+            "--out",
+            str(tmp_path),
+            "--seed",
+            "4",
+            "--dwellings",
+            "1200",
+            "--communes",
+            "3",
+            "--french-excel",
+            "--actuals-until",
+            "2026-05-31",
+        ]
+    )
     raw = (tmp_path / "patrimoine.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.split(b"\n", 1)[0]
     f = check_folder(Folder(tmp_path))
