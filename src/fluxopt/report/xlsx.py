@@ -48,6 +48,7 @@ class Chart:
     skip_last_rows: int = 0  # e.g. a "Total" row
     dashed: tuple[str, ...] = ()  # series drawn dashed (targets)
     percent_axis: bool = False
+    rows: tuple[int, int] | None = None  # first and last data row (0-based) when not the whole table
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,8 @@ def _add_chart(book: Any, ws: Any, spec: Chart, placed: dict[str, _Placed], anch
     if n <= 0:
         return
     first, last = source.header_row + 1, source.header_row + n
+    if spec.rows is not None:
+        first, last = source.header_row + 1 + spec.rows[0], source.header_row + 1 + spec.rows[1]
     cat_col = table.headers.index(spec.categories)
     chart = book.add_chart({"type": spec.kind})
     for k, header in enumerate(spec.series):
