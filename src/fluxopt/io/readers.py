@@ -391,7 +391,7 @@ def build_stock(table: RawTable, problems: ProblemList) -> Stock:
     else:
         # An RPLS extract has no programme: dwellings are grouped by commune and construction year.
         programmes_raw = [f"{c}-{y}" for c, y in zip(communes_raw, years, strict=True)]
-    qpv = cells.parse("qpv", parse_bool, False)
+    qpv = cells.parse("qpv", parse_bool, False, optional_empty=True)  # empty = non (docs/formats.md)
     typ = cells.parse("typologie", lambda t: TYPOLOGIES.index(parse_typology(t).value), 0)
     fin = cells.parse("financement", lambda t: FINANCINGS.index(parse_financing(t).value), 0)
     rot = cells.parse("rotation", parse_rate, float("nan"), optional_empty=True)

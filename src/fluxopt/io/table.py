@@ -157,7 +157,9 @@ def looks_personal(header: str) -> bool:
         about_a_thing = any(t in _THING_TOKENS for t in tokens)
         strong = any(t not in ("nom", "noms", "adresse") for t in hits)
         return strong or not about_a_thing
-    if key in _PERSONAL_KEYS or key.startswith(("numerounique", "numunique", "datedenaissance", "email")):
+    if key in _PERSONAL_KEYS or key.startswith(
+        ("numerounique", "numunique", "nunique", "unique", "datedenaissance", "email")
+    ):
         return True
     return bool(re.fullmatch(r"n?unique|nud|nurdemande|nomdemandeur", key))
 

@@ -216,7 +216,7 @@ def parse_typology(text: str) -> Typology:
     key = header_key(text)
     if key in ("studio", "chambre", "t1bis", "t1b"):
         return Typology.T1
-    match = re.fullmatch(r"(?:t|f|type)?(\d{1,2})(?:bis|b|p|pieces?|pcs?|etplus|plus)?", key)
+    match = re.fullmatch(r"(?:t|f|type)?(\d{1,2})(?:bis|b|p|pieces?|pcs?|etplus|plus|et)?", key)
     if not match and text.strip().endswith("+"):
         match = re.fullmatch(r"(?:t|f|type)?(\d{1,2})", key)
     if not match:
