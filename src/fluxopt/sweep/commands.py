@@ -87,3 +87,82 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         if result.shares:
             write_text(toml_out, conv.conventions_toml(result, method))
             click.echo(f"Bloc [[conventions]] écrit dans {toml_out} (méthode « {method} »).", err=True)
+
+    @cli.command("sweep")
+    @click.argument("sweep_file", type=click.Path(path_type=Path))
+    @click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Dossier des résultats (défaut : resultats-<nom du fichier>). Une relance reprend les variantes finies.",
+    )
+    @click.option(
+        "--runs",
+        type=click.IntRange(0, 100_000),
+        default=None,
+        help="Années Monte-Carlo tirées par variante (défaut : runs du fichier, sinon 0).",
+    )
+    @click.option(
+        "--engine",
+        type=click.Choice(["serial", "local", "dask"]),
+        default="local",
+        show_default=True,
+        help="serial : un seul processus ; local : un processus par cœur ; dask : cluster Dask (extra fluxopt[dask]).",
+    )
+    @click.option(
+        "--workers", type=click.IntRange(1, 1024), default=None, help="Processus (défaut : un par cœur)."
+    )
+    @click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADRESSE",
+        help="Avec --engine dask : adresse d'un planificateur existant (tcp://hôte:8786) ; sinon un cluster local.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Écrit la synthèse JSON sur la sortie standard.")
+    @handle_errors
+    def sweep_command(
+        sweep_file: Path,
+        output: Path | None,
+        runs: int | None,
+        engine: str,
+        workers: int | None,
+        scheduler: str | None,
+        as_json: bool,
+    ) -> None:
+        """Compare des variantes d'un scénario (parts, portées, règles, rotation, exclusions, modèle).
+
+        Code de sortie 0 ; 1 fichier ou variante invalide ; 2 extra dask absent ; 70 si des variantes ont
+        échoué (processus de calcul arrêté deux fois) : les autres résultats sont écrits et une relance ne
+        calcule que les manquantes.
+        """
+        from fluxopt.errors import ExitCode
+        from fluxopt.sweep.run import render_sweep, run_sweep, synthesis
+
+        outcome = run_sweep(
+            sweep_file,
+            out_dir=output,
+            runs=runs,
+            engine=engine,
+            workers=workers,
+            scheduler=scheduler,
+            warn=lambda m: click.echo(m, err=True),
+        )
+        if as_json:
+            click.echo(json.dumps(synthesis(outcome), ensure_ascii=False, indent=1))
+        else:
+            click.echo(render_sweep(outcome))
+        report = outcome.engine
+        click.echo(
+            f"Résultats dans {outcome.out_dir} ({len(report.computed)} tâche(s) calculée(s), "
+            f"{len(report.resumed)} reprise(s), moteur {report.engine}, {report.seconds:.1f} s).",
+            err=True,
+        )
+        if outcome.failed:
+            click.echo(
+                f"Erreur : {len(outcome.failed)} tâche(s) en échec (voir ci-dessus) ; relancez la même commande "
+                "pour ne recalculer qu'elles.",
+                err=True,
+            )
+            click.get_current_context().exit(int(ExitCode.INTERNAL))
