@@ -166,6 +166,7 @@ def gap_bars(labels: Sequence[str], gaps: Sequence[float], title: str) -> str:
                 ha="left" if v >= 0 else "right",
                 fontsize=7,
             )
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fr_number(v, 2)))
         ax.set_xlabel("écart en logements (imputés − objectif) ; pointillés : ±1 logement")
         ax.set_title(title, loc="left")
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
@@ -192,14 +193,20 @@ def heat_map(data: HeatMap) -> str:
         fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * n_cols + 2.2), max(2.0, 0.3 * n_rows + 1.4)))
         finite = values[np.isfinite(values)]
         lim = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
-        cmap = plt.get_cmap("RdBu").copy()
-        cmap.set_bad("#f2f2f2")
-        image = ax.imshow(
+        # Vector cells (pcolormesh), not a raster image: crisp on screen and in print, no embedded PNG.
+        cmap = plt.get_cmap("RdBu")
+        ax.set_facecolor("#f2f2f2")  # cells without a base stay grey
+        image = ax.pcolormesh(
+            np.arange(n_cols + 1) - 0.5,
+            np.arange(n_rows + 1) - 0.5,
             np.ma.masked_invalid(values),
             cmap=cmap,
             norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim),
-            aspect="auto",
+            edgecolors="white",
+            linewidth=0.5,
         )
+        ax.set_xlim(-0.5, n_cols - 0.5)
+        ax.set_ylim(n_rows - 0.5, -0.5)
         ax.set_xticks(np.arange(n_cols), list(data.columns), rotation=45, ha="right", fontsize=7)
         ax.set_yticks(np.arange(n_rows), list(data.rows), fontsize=7)
         for i in range(n_rows):
@@ -227,7 +234,10 @@ def heat_map(data: HeatMap) -> str:
             spine.set_visible(False)
         ax.tick_params(length=0)
         bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
+        if bar.solids is not None:
+            bar.solids.set_rasterized(False)  # matplotlib rasterises long colour bars into a PNG
         bar.set_label("écart en logements (bleu : en avance, rouge : en retard)", fontsize=7)
         bar.ax.tick_params(labelsize=7)
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fr_number(v, 2)))
         ax.set_title(data.title, loc="left", pad=18)
         return _svg(fig, data.title)
