@@ -373,11 +373,19 @@ def test_model_file_with_syntax_error(base_scenario: Path) -> None:
     assert raised.value.problems[0].render().startswith("modele.toml:1: syntaxe TOML invalide")
 
 
-@pytest.mark.skipif(not shipped_models(), reason="models/ does not hold any model yet")
 @pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_scenarios_are_valid(folder: Path) -> None:
     scenario = load_scenario(folder, warn=quiet)
     assert len(scenario.stock) > 0
+    assert load_model_ref(scenario).name == scenario.config.scenario.model
+
+
+def test_shipped_models_are_found_by_name() -> None:
+    on_disk = {p.stem for p in (REPO / "models").glob("*.toml")}
+    assert on_disk and set(shipped_models()) == on_disk
+    # the package directory src/fluxopt/models links to the repository's models/ (shipped in the wheel)
+    package_dir = REPO / "src" / "fluxopt" / "models"
+    assert {p.stem for p in package_dir.glob("*.toml")} == on_disk
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
