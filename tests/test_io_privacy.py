@@ -77,3 +77,51 @@ def test_errors_in_a_file_with_personal_columns_do_not_leak_them(base_scenario: 
     assert "patrimoine.csv:4:typologie" in result.stderr and "ligne incomplète" in result.stderr
     for secret in SECRETS:
         assert secret not in result.stdout + result.stderr
+
+
+def test_personal_columns_of_a_workbook_are_never_converted(base_scenario: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import xlsxwriter
+
+    from fluxopt.io import table
+
+    path = base_scenario / "patrimoine.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(
+        0,
+        0,
+        [
+            "logement",
+            "programme",
+            "commune",
+            "qpv",
+            "typologie",
+            "financement",
+            "annee_construction",
+            "Nom",
+            "Téléphone",
+        ],
+    )
+    for r, line in enumerate(
+        (base_scenario / "patrimoine.csv").read_text(encoding="utf-8").splitlines()[1:], start=1
+    ):
+        sheet.write_row(r, 0, [*line.split(",")[:7], "DUPONTSECRET", "0612345678"])
+    book.close()
+    toml = base_scenario / "scenario.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("patrimoine.csv", "patrimoine.xlsx"), encoding="utf-8"
+    )
+    seen: list[object] = []
+    original = table._excel_cell
+
+    def spy(value: object) -> str:
+        seen.append(value)
+        return original(value)
+
+    monkeypatch.setattr(table, "_excel_cell", spy)
+    warnings: list[str] = []
+    scenario = load_scenario(base_scenario, warn=warnings.append)
+    assert len(scenario.stock) == 6
+    assert "DUPONTSECRET" not in seen and "0612345678" not in seen  # only the header row and kept columns
+    assert "Nom" in warnings[0] and "Téléphone" in warnings[0]
+    assert b"DUPONTSECRET" not in pickle.dumps(scenario)

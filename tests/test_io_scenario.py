@@ -394,3 +394,19 @@ def test_shipped_scenarios_load_and_break_no_rule_but_the_model(folder: Path) ->
     problems = [p for p in validate(scenario) if p.column != "scenario.model"]
     assert problems == []
     assert set(scenario.input_hashes) >= {"scenario.toml", scenario.config.files.stock}
+
+
+def test_excel_sep_line_names_the_delimiter(base_scenario: Path) -> None:
+    text = (
+        (base_scenario / "patrimoine.csv")
+        .read_text(encoding="utf-8")
+        .replace(",", "|")
+        .replace("T2|PLUS", "T2|PLUS")
+    )
+    (base_scenario / "patrimoine.csv").write_text(
+        "sep=|\n" + text.replace("L02|P1|92046|oui|T3", "L02|P1|92046|oui|T3x"), encoding="utf-8"
+    )
+    with pytest.raises(InputError) as raised:
+        load_scenario(base_scenario, warn=quiet)
+    # the sep= line counts as line 1: the bad cell of the 3rd dwelling is on line 4
+    assert [p.render() for p in raised.value.problems][0].startswith("patrimoine.csv:4:typologie:")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fluxopt.errors import Problem, ProblemList
 from fluxopt.io.text import CellError, decode_bytes, header_key, header_tokens
@@ -219,9 +220,11 @@ class Grid:
 
     header: list[str]
     lines: list[int]  # source line of each data row
-    rows: list[list[str]] | None = None
+    rows: list[list[Any]] | None = None
     flat: list[str] | None = None
     width: int = 0
+    #: converts a raw cell to text when a column is taken (XLSX: only the kept columns are ever converted)
+    convert: Callable[[Any], str] | None = None
 
     def row_lengths(self) -> list[int]:
         return [self.width] * len(self.lines) if self.rows is None else [len(r) for r in self.rows]
@@ -236,6 +239,9 @@ class Grid:
         if self.flat is not None:
             return self.flat[index :: self.width]
         assert self.rows is not None
+        if self.convert is not None:
+            convert = self.convert
+            return [convert(row[index]) for row in self.rows]
         return [row[index] for row in self.rows]
 
 
@@ -279,7 +285,12 @@ def _csv_rows(data: bytes, display: str, problems: ProblemList) -> Grid | None:
             "fichier vide : une ligne d'en-tête puis une ligne par enregistrement sont attendues",
         )
         return None
-    delimiter = _sniff_delimiter(text)
+    explicit = re.match(r"\A\s*sep=(.)\s*?(\r\n|\n)", text)
+    if explicit:  # Excel's `sep=;` first line names the delimiter; blanked so line numbers stay right
+        delimiter = explicit.group(1)
+        text = "\n" + text[explicit.end() :]
+    else:
+        delimiter = _sniff_delimiter(text)
     fast = _fast_split(text, delimiter)
     if fast is not None:
         return fast
@@ -345,21 +356,21 @@ def _xlsx_rows(path: Path, display: str, problems: ProblemList) -> Grid | None:
         )
         return None
     header: list[str] | None = None
-    rows: list[list[str]] = []
+    rows: list[list[Any]] = []
     lines: list[int] = []
     for number, raw in enumerate(sheet, start=1):
-        cells = [_excel_cell(v) for v in raw]
         if header is None:
+            cells = [_excel_cell(v) for v in raw]
             if any(c.strip() for c in cells):
                 header = cells
             continue
-        if any(c.strip() for c in cells):
-            rows.append(cells)
+        if any(v is not None and v != "" for v in raw):  # cells are converted later, kept columns only
+            rows.append(raw)
             lines.append(number)
     if header is None:
         problems.add(display, None, None, "classeur vide : aucune ligne d'en-tête dans la première feuille")
         return None
-    return Grid(header, lines, rows=rows)
+    return Grid(header, lines, rows=rows, convert=_excel_cell)
 
 
 def read_table(
