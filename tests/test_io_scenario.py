@@ -409,4 +409,4 @@ def test_excel_sep_line_names_the_delimiter(base_scenario: Path) -> None:
     with pytest.raises(InputError) as raised:
         load_scenario(base_scenario, warn=quiet)
     # the sep= line counts as line 1: the bad cell of the 3rd dwelling is on line 4
-    assert [p.render() for p in raised.value.problems][0].startswith("patrimoine.csv:4:typologie:")
+    assert raised.value.problems[0].render().startswith("patrimoine.csv:4:typologie:")
