@@ -7,6 +7,7 @@ them with simple loops, independently of the library's numpy code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,14 @@ class Raw:
     dwellings: list[RawDwelling] = field(default_factory=list)
     vacancies: list[RawVacancy] = field(default_factory=list)
     designations: list[RawDesignation] = field(default_factory=list)
+    _index: dict[str, RawDwelling] = field(default_factory=dict, repr=False, compare=False)
+
+    def dwelling(self) -> dict[str, RawDwelling]:
+        """id → dwelling (built once; the lists are not changed after a scenario is built)."""
+        if len(self._index) != len(self.dwellings):
+            self._index.clear()
+            self._index.update({d.id: d for d in self.dwellings})
+        return self._index
 
 
 def _tri(value: bool | None) -> int:
@@ -293,7 +302,7 @@ def active_raw(convention: dict, day: dt.date) -> bool:
 
 def base_vacancies(raw: Raw, year: int, until: dt.date) -> list[RawVacancy]:
     """Vacancies of the realised flux base: in the year, dated ≤ until, not excluded, stock in the flux."""
-    dwellings = {d.id: d for d in raw.dwellings}
+    dwellings = raw.dwelling()
     return [
         v
         for v in raw.vacancies
@@ -308,7 +317,7 @@ def recount_targets(
     config: dict, raw: Raw, year: int, until: dt.date, where=lambda d: True
 ) -> dict[str, float]:
     """share × base per convention, and the landlord's rest, vacancy by vacancy."""
-    dwellings = {d.id: d for d in raw.dwellings}
+    dwellings = raw.dwelling()
     out: dict[str, float] = {c["id"]: 0.0 for c in config["conventions"]}
     out["BAILLEUR"] = 0.0
     for v in base_vacancies(raw, year, until):
@@ -328,7 +337,7 @@ def recount_counted(
     config: dict, raw: Raw, year: int, until: dt.date, where=lambda d: True, leases: bool = False
 ) -> dict[str, int]:
     """Designations (or leases) of base vacancies made by `until`, counted per carence clause."""
-    dwellings = {d.id: d for d in raw.dwellings}
+    dwellings = raw.dwelling()
     counts_nc = {c["id"]: c.get("counts_no_candidate", True) for c in config["conventions"]}
     in_base = {(v.dwelling) for v in base_vacancies(raw, year, until)}
     out: dict[str, int] = {c["id"]: 0 for c in config["conventions"]}
@@ -365,3 +374,79 @@ TYPOLOGY_OF = {
     "commune": lambda value: lambda d: d.commune == value,
     "periode_construction": lambda value: lambda d: _period_of_year(d.year) == value,
 }
+
+
+# ------------------------------------------------------------------------------ shipped scenarios, read by hand
+
+
+def _key(header: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    text = path.read_bytes().decode("utf-8-sig")
+    delimiter = ";" if text.splitlines()[0].count(";") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [_key(h) for h in next(reader)]
+    return [dict(zip(header, row, strict=False)) for row in reader if any(c.strip() for c in row)]
+
+
+def _day(text: str) -> dt.date | None:
+    text = text.strip()
+    if not text:
+        return None
+    if "/" in text:
+        d, m, y = text.split("/")
+        return dt.date(int(y), int(m), int(d))
+    return dt.date.fromisoformat(text)
+
+
+def _flag(text: str) -> bool | None:
+    t = text.strip().lower()
+    return None if not t else t in ("oui", "o", "1", "vrai", "true", "x")
+
+
+@functools.cache
+def raw_from_folder(folder: Path) -> tuple[dict, Raw]:
+    """A shipped scenario read with the csv module and tomllib only (no fluxopt code); cached, never mutate."""
+    import tomllib
+
+    config = tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+    files = config["files"]
+    raw = Raw()
+    for r in _rows(folder / files["stock"]):
+        raw.dwellings.append(
+            RawDwelling(
+                id=r["logement"],
+                programme=r["programme"],
+                commune=r["commune"],
+                qpv=bool(_flag(r["qpv"])),
+                typology=r["typologie"],
+                financing=r["financement"],
+                year=int(r["anneeconstruction"]),
+                out_of_flux=r.get("horsflux", "").strip(),
+            )
+        )
+    for r in _rows(folder / files["vacancies"]):
+        raw.vacancies.append(
+            RawVacancy(r["logement"], _day(r["dateliberation"]), r.get("exclusion", "").strip())
+        )  # type: ignore[arg-type]
+    for r in _rows(folder / files["designations"]):
+        raw.designations.append(
+            RawDesignation(
+                dwelling=r["logement"],
+                date=_day(r["date"]),  # type: ignore[arg-type]
+                convention=r["convention"],
+                status=r["statut"],
+                lease_date=_day(r.get("datebail", "")),
+                priority=_flag(r.get("menageprioritaire", "")),
+                first_quartile=_flag(r.get("premierquartile", "")),
+            )
+        )
+    return config, raw
