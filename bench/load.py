@@ -44,8 +44,19 @@ def measure_one(folder: str) -> dict[str, float]:
         "load_cpu": load_cpu,
         "validate_wall": validate_wall,
         "problems": len(problems),
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _peak_mb(),
     }
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would include the parent's, kept across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(folder: Path, repeat: int) -> dict[str, float]:
@@ -89,8 +100,14 @@ def inflate(source: Path, out: Path, target_bytes: int) -> Path:
                 row = prefix + line + "\n"
                 handle.write(row)
                 size += len(row)
+                if size >= target_bytes:
+                    break
             copy += 1
     return out
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ")
 
 
 def main() -> None:
@@ -136,9 +153,9 @@ def main() -> None:
             r = run_child(folder, repeat)
             per = 100_000 / max(r["rows"], 1)
             print(
-                f"| {label} | {r['rows']:,.0f} | {r['dwellings']:,.0f} | {r['load_wall']:.2f} | {r['load_cpu']:.2f} | "
+                f"| {label} | {_n(r['rows'])} | {_n(r['dwellings'])} | {r['load_wall']:.2f} | {r['load_cpu']:.2f} | "
                 f"{r['load_wall'] * per:.2f} | {r['load_cpu'] * per:.2f} | {r['validate_wall']:.2f} | "
-                f"{r['peak_mb']:.0f} |".replace(",", " "),
+                f"{r['peak_mb']:.0f} |",
                 flush=True,
             )
 

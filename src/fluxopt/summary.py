@@ -200,6 +200,11 @@ def _pct(value: float) -> str:
     return f"{value:.1f}".replace(".", ",") + " %"
 
 
+def _n(value: int) -> str:
+    """French thousands: 45 000."""
+    return f"{value:,}".replace(",", " ")
+
+
 def render_summary(summary: Summary, max_communes: int = 40) -> str:
     """Short French text: counts, then one line per commune with its shares and the bailleur's."""
     out_flux = ", ".join(f"{n} {label}" for label, n in summary.out_of_flux.items() if n) or "aucun"
@@ -209,12 +214,12 @@ def render_summary(summary: Summary, max_communes: int = 40) -> str:
     )
     lines = [
         f"Scénario : {summary.name} ({summary.year}) — bailleur : {summary.bailleur} — modèle : {summary.model}",
-        f"Logements : {summary.dwellings} dont {summary.in_flux} dans le flux (hors flux : {out_flux})",
-        f"Programmes : {summary.programmes} · communes : {summary.communes} · départements : "
+        f"Logements : {_n(summary.dwellings)} dont {_n(summary.in_flux)} dans le flux (hors flux : {out_flux})",
+        f"Programmes : {_n(summary.programmes)} · communes : {summary.communes} · départements : "
         f"{', '.join(summary.departements)}",
         f"Réservataires : {summary.reservataires} · conventions : {summary.conventions}",
-        f"Logements libérés à date : {summary.vacancies} (dont {excluded} exclus du flux) · désignations : "
-        f"{summary.designations} ({statuses})"
+        f"Logements libérés à date : {_n(summary.vacancies)} (dont {_n(excluded)} exclus du flux) · désignations : "
+        f"{_n(summary.designations)} ({statuses})"
         + (f" · dernier mouvement : {summary.last_actual}" if summary.last_actual else ""),
         "",
         "Parts du flux par commune (moyenne annuelle, en % du flux de la commune) :",
@@ -223,7 +228,7 @@ def render_summary(summary: Summary, max_communes: int = 40) -> str:
     for c in shown:
         parts = " · ".join(f"{cid} {_pct(v)}" for cid, v in c.shares.items()) or "aucune convention"
         lines.append(
-            f"  {c.commune} ({c.in_flux} logements dans le flux) : {parts} · réservé {_pct(c.reserved)} · "
+            f"  {c.commune} ({_n(c.in_flux)} logements dans le flux) : {parts} · réservé {_pct(c.reserved)} · "
             f"bailleur {_pct(c.bailleur)}"
         )
     if len(summary.per_commune) > len(shown):
