@@ -28,10 +28,10 @@ import numpy.typing as npt
 from fluxopt.domain import BAILLEUR, Scenario
 from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES
 from fluxopt.errors import FluxoptError
-from fluxopt.forecast import FluxForecast, forecast_flux
+from fluxopt.forecast import FluxForecast
 from fluxopt.rows import Units, share_matrix
 from fluxopt.simulate import VacancyDraw, draw_vacancies, run_rng
-from fluxopt.sweep.variants import variant_scenario
+from fluxopt.sweep.variants import cached_forecast, variant_scenario
 
 #: Runs per engine task: big enough to amortise the forecast, small enough to spread over workers.
 #: Fixed (never derived from the number of workers) so that task files are the same on every engine.
@@ -146,7 +146,7 @@ def replay_runs(
     scenario: Scenario, turnover_multiplier: float, seed: int, runs: Sequence[int]
 ) -> dict[str, list[list[float]]]:
     """Réservataire → [[count, target], …] for each run (in `runs` order)."""
-    forecast = forecast_flux(scenario, turnover_multiplier=turnover_multiplier)
+    forecast = cached_forecast(scenario, turnover_multiplier)
     pools = [p.astype(np.int32) for p in dwelling_pools(scenario, forecast)]
     from fluxopt.rows import columns_of
 

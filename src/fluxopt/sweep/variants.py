@@ -240,13 +240,44 @@ def check_rules(scenario: Scenario) -> list[str]:
     return _problems_text(validate(scenario))
 
 
+_FORECASTS: dict[str, Any] = {}
+_FORECAST_CACHE_SIZE = 16
+
+
+def cached_forecast(scenario: Scenario, turnover_multiplier: float) -> Any:
+    """`forecast_flux` for this worker's base stock, reused by variants with the same forecast inputs
+    (a grid over shares shares one forecast: it depends on the stock, the [forecast] settings, the year,
+    the turnover multiplier and the programmes that scopes name — not on the shares)."""
+    import json
+
+    from fluxopt.forecast import forecast_flux, scoped_programmes
+
+    key = json.dumps(
+        [
+            id(scenario.stock),
+            scenario.year,
+            scenario.config.forecast.model_dump(mode="json"),
+            turnover_multiplier,
+            scoped_programmes(scenario),
+        ],
+        sort_keys=True,
+    )
+    found = _FORECASTS.get(key)
+    if found is not None and found[0] is scenario.stock:
+        return found[1]
+    forecast = forecast_flux(scenario, turnover_multiplier=turnover_multiplier)
+    if len(_FORECASTS) >= _FORECAST_CACHE_SIZE:
+        _FORECASTS.pop(next(iter(_FORECASTS)))
+    _FORECASTS[key] = (scenario.stock, forecast)
+    return forecast
+
+
 def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[str, Any]:
     """What one variant means for a year: expected dwellings per réservataire (total, typology, QPV,
     commune), the landlord's remaining share per commune, and the rounding floor of its rows."""
-    from fluxopt.forecast import forecast_flux
     from fluxopt.rows import RowKind, build_rows, units_from_forecast
 
-    forecast = forecast_flux(scenario, turnover_multiplier=turnover_multiplier)
+    forecast = cached_forecast(scenario, turnover_multiplier)
     units = units_from_forecast(forecast)
     rowset = build_rows(scenario, units, pacing=False)
     base = units.base.astype(np.float64)
