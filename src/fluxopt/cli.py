@@ -104,6 +104,12 @@ from fluxopt.sweep.commands import register as _register_sweep_commands  # noqa:
 _register_sweep_commands(cli, handle_errors)
 
 
+# `plan`: its own module, registered here (fluxopt/model/commands.py).
+from fluxopt.model.commands import register as _register_plan_commands  # noqa: E402
+
+_register_plan_commands(cli, handle_errors)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="fluxopt")

@@ -1,0 +1,120 @@
+"""The optimisation model a `models/*.toml` file describes: objective levels, pacing and solver settings.
+
+A model file never contains data: it says *what to optimise, in which order*. Levels are optimised in the
+order listed (lexicographic: solve a level, bound its value, keep the plan as a hint, solve the next) or
+all at once with their weights (``mode = "weighted"``). Legal rules are hard constraints whenever the
+scenario turns them on (``legal = "hard"``), or only reported (``legal = "report"``).
+Pacing (*rythme*) is the split of the annual plan over the months: it never changes the annual counts,
+so it is solved after the annual levels whatever its place in the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fluxopt.errors import InputError, Problem
+
+#: the row kinds a level may optimise (French words, as in objectifs.csv)
+LEVEL_KINDS = ("total", "representativite", "souhait")
+SHIPPED = ("equilibre", "minimum-legal", "equilibre-strict")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Level(_Strict):
+    """One objective level: the sum (or the maximum) of the deviations of some kinds of rows."""
+
+    name: str = Field(min_length=1)
+    rows: tuple[str, ...] = Field(min_length=1)
+    objective: Literal["sum", "max"] = "sum"
+    weight: float = Field(default=1.0, gt=0)  # used when mode = "weighted"
+    tolerance: float = Field(default=0.0, ge=0)  # lexicographic: slack (dwellings) allowed when bounding
+
+    @field_validator("rows")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kind in value:
+            if kind == "rythme":
+                raise ValueError("le rythme se règle dans [pacing], pas dans un niveau")
+            if kind not in LEVEL_KINDS:
+                raise ValueError(f"type de lignes inconnu « {kind} » (attendu : {', '.join(LEVEL_KINDS)})")
+        return value
+
+
+class Pacing(_Strict):
+    """Monthly split of the annual plan: cumulative counts close to share × cumulative base."""
+
+    enabled: bool = True
+    period: Literal["month"] = "month"
+
+
+class SolverSpec(_Strict):
+    backend: Literal["highs", "cp-sat", "scip"] = "highs"
+    time_limit: float = Field(default=60.0, gt=0)  # seconds for the whole plan
+    seed: int = Field(default=0, ge=0)
+    relative_gap: float = Field(default=1e-6, ge=0, lt=1)
+
+
+class ModelSpec(_Strict):
+    """A parsed models/ file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    mode: Literal["lexicographic", "weighted"] = "lexicographic"
+    legal: Literal["hard", "report"] = "hard"
+    levels: tuple[Level, ...] = Field(min_length=1)
+    pacing: Pacing = Pacing()
+    solver: SolverSpec = SolverSpec()
+
+
+def models_dirs() -> list[Path]:
+    """Where shipped model files live: the package's `models/`, else the source tree's top-level `models/`."""
+    here = Path(__file__).resolve()
+    return [here.parents[1] / "models", here.parents[3] / "models"]
+
+
+def resolve_model(name_or_path: str, scenario_folder: Path | None = None) -> Path:
+    """Path of a model given by shipped name or by path (relative to the scenario folder, or to the cwd)."""
+    if name_or_path in SHIPPED or (not name_or_path.endswith(".toml") and "/" not in name_or_path):
+        for folder in models_dirs():
+            candidate = folder / f"{name_or_path}.toml"
+            if candidate.is_file():
+                return candidate
+        raise InputError(
+            f"Modèle inconnu « {name_or_path} » : modèles fournis : {', '.join(SHIPPED)}, "
+            "ou donnez le chemin d'un fichier .toml."
+        )
+    path = Path(name_or_path)
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path]
+    if scenario_folder is not None and not path.is_absolute():
+        candidates.insert(0, scenario_folder / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"Fichier de modèle introuvable : {name_or_path}")
+
+
+def load_model_spec(name_or_path: str, scenario_folder: Path | None = None) -> tuple[ModelSpec, Path, bytes]:
+    """Read and validate a model file; returns the spec, its path and its bytes (for the manifest hash)."""
+    path = resolve_model(name_or_path, scenario_folder)
+    data = path.read_bytes()
+    try:
+        raw = tomllib.loads(data.decode("utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"Fichier de modèle illisible {path.name} : {error}") from error
+    if isinstance(raw.get("model"), dict) and len(raw) == 1:
+        raw = raw["model"]  # the shipped files put everything under [model]
+    try:
+        return ModelSpec.model_validate(raw), path, data
+    except ValidationError as error:
+        problems = [
+            Problem(path.name, None, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
+            for e in error.errors()
+        ]
+        raise InputError(f"Le fichier de modèle {path.name} est invalide.", problems) from error
