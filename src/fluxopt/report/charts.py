@@ -146,7 +146,10 @@ def gap_bars(labels: Sequence[str], gaps: Sequence[float], title: str) -> str:
     """Horizontal bars of each convention's gap in dwellings (red behind, green ahead)."""
     with plt.rc_context(_RC):  # type: ignore[arg-type]
         n = len(labels)
-        fig, ax = plt.subplots(figsize=(7.2, 0.28 * n + 0.9))
+        left = 0.3 + 0.075 * max((len(label) for label in labels), default=4)
+        width, height = 7.2, 0.28 * n + 1.0
+        fig = plt.figure(figsize=(width, height))
+        ax = fig.add_axes((left / width, 0.6 / height, 1 - (left + 0.2) / width, 1 - 0.95 / height))
         y = np.arange(n)[::-1]
         values = np.asarray(gaps, float)
         colours = [GREEN if g >= -0.5 else RED for g in values]
@@ -171,7 +174,7 @@ def gap_bars(labels: Sequence[str], gaps: Sequence[float], title: str) -> str:
         ax.set_title(title, loc="left")
         ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _svg(fig, title)
+        return _svg(fig, title, tight=False)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,18 @@ def heat_map(data: HeatMap) -> str:
     values = np.asarray(data.values, float)
     with plt.rc_context(_RC):  # type: ignore[arg-type]
         n_rows, n_cols = values.shape
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * n_cols + 2.2), max(2.0, 0.3 * n_rows + 1.4)))
+        # Margins in inches, from the label lengths: no second layout pass (bbox_inches="tight") needed.
+        left = 0.25 + 0.065 * max((len(r) for r in data.rows), default=4)
+        bottom = 0.3 + 0.05 * max((len(c) for c in data.columns), default=4)
+        top, right = 0.75, 1.05
+        cell_w, cell_h = 0.48, 0.27
+        width = left + cell_w * n_cols + right
+        height = bottom + cell_h * n_rows + top
+        fig = plt.figure(figsize=(width, height))
+        ax = fig.add_axes((left / width, bottom / height, cell_w * n_cols / width, cell_h * n_rows / height))
+        cax = fig.add_axes(
+            ((left + cell_w * n_cols + 0.15) / width, bottom / height, 0.12 / width, cell_h * n_rows / height)
+        )
         finite = values[np.isfinite(values)]
         lim = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
         # Vector cells (pcolormesh), not a raster image: crisp on screen and in print, no embedded PNG.
@@ -233,11 +247,12 @@ def heat_map(data: HeatMap) -> str:
         for spine in ax.spines.values():
             spine.set_visible(False)
         ax.tick_params(length=0)
-        bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
+        bar = fig.colorbar(image, cax=cax)
         if bar.solids is not None:
             bar.solids.set_rasterized(False)  # matplotlib rasterises long colour bars into a PNG
+            bar.solids.set_edgecolor("face")  # no hairlines between the colour steps in SVG
         bar.set_label("écart en logements (bleu : en avance, rouge : en retard)", fontsize=7)
         bar.ax.tick_params(labelsize=7)
         bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fr_number(v, 2)))
         ax.set_title(data.title, loc="left", pad=18)
-        return _svg(fig, data.title)
+        return _svg(fig, data.title, tight=False)

@@ -182,7 +182,15 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             table = comparison.convention_table()
         payload: bytes | None = None
         if fmt == "table":
-            payload = render_table(table).encode("utf-8")
+            hidden: tuple[str, ...] = ("Nom",)
+            if plan_dir is None:
+                hidden += (
+                    "Prévu à date (plan)",
+                    "Objectif annuel (plan)",
+                    "Projection fin d'année",
+                    "Prévu cumulé (plan)",
+                )
+            payload = render_table(table, drop=hidden).encode("utf-8")
         elif fmt == "csv":
             payload = csv_bytes(table.headers, table.csv_rows(), dialect)  # type: ignore[arg-type]
         elif fmt == "json":
@@ -234,8 +242,9 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             over = comparison.gaps_over(fail_on_gap)
             if over:
                 listed = ", ".join(f"{c.convention} ({c.gap:+.1f})".replace(".", ",") for c in over)
+                threshold = f"{fail_on_gap:g}".replace(".", ",")
                 raise GapError(
-                    f"{len(over)} convention(s) à plus de {fail_on_gap:g} logement(s) de leur objectif au "
+                    f"{len(over)} convention(s) à plus de {threshold} logement(s) de leur objectif au "
                     f"{comparison.as_of:%d/%m/%Y} : {listed}."
                 )
 

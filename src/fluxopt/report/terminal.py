@@ -24,8 +24,17 @@ def format_value(value: Cell, column: Column) -> str:
     return str(value)
 
 
-def render_table(table: Table, max_width: int = 40) -> str:
-    """The table as aligned text: numbers right-aligned, text left-aligned, long texts cut."""
+def render_table(table: Table, max_width: int = 40, drop: tuple[str, ...] = ()) -> str:
+    """The table as aligned text: numbers right-aligned, text left-aligned, long texts cut; `drop` hides columns."""
+    if drop:
+        keep = [i for i, c in enumerate(table.columns) if c.header not in drop]
+        table = Table(
+            table.name,
+            table.title,
+            tuple(table.columns[i] for i in keep),
+            tuple(tuple(row[i] for i in keep) for row in table.rows),
+            table.notes,
+        )
     cells = [[format_value(v, c) for v, c in zip(row, table.columns, strict=True)] for row in table.rows]
     headers = table.headers
     cut = [[(s if len(s) <= max_width else s[: max_width - 1] + "…") for s in row] for row in cells]
