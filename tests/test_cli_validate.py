@@ -68,8 +68,10 @@ def test_valid_scenario_as_json(base_scenario: Path) -> None:
     assert code == 0
     result = json.loads(out)
     assert result["valide"] is True and result["problemes"] == []
-    communes = {c["commune"]: c for c in result["resume"]["per_commune"]}
-    assert communes["92046"]["reserved"] == 75.0 and communes["92046"]["bailleur"] == 25.0
+    communes = {c["commune"]: c for c in result["resume"]["par_commune"]}
+    assert communes["92046"]["reserve"] == 75.0 and communes["92046"]["bailleur"] == 25.0
+    assert communes["92025"]["parts"] == {"AL-92": 25.0, "ETAT-FONC-92": 5.0, "ETAT-PRIO-92": 25.0}
+    assert result["resume"]["logements"] == 6 and result["resume"]["dans_le_flux"] == 5
     assert set(result["empreintes"]) == {
         "scenario.toml",
         "modele.toml",
@@ -77,6 +79,17 @@ def test_valid_scenario_as_json(base_scenario: Path) -> None:
         "vacances.csv",
         "designations.csv",
     }
+
+
+def test_scenario_file_under_another_name(base_scenario: Path) -> None:
+    variant = base_scenario / "variante-2027.toml"
+    variant.write_text(
+        (base_scenario / "scenario.toml").read_text(encoding="utf-8").replace("share = 20", "share = 50"),
+        encoding="utf-8",
+    )
+    code, _, err = run("validate", str(variant))
+    assert code == 1
+    assert "variante-2027.toml:55:conventions[4].share" in err
 
 
 def test_usage_error_exits_2() -> None:

@@ -10,7 +10,7 @@ the legal ceilings (préfet ≤ 30 %, ≤ 5 % for State employees, total ≤ 100
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -127,7 +127,38 @@ class Summary:
     per_commune: tuple[CommuneSummary, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """French keys, as `fluxopt validate --format json` prints them."""
+        return {
+            "nom": self.name,
+            "annee": self.year,
+            "bailleur": self.bailleur,
+            "modele": self.model,
+            "logements": self.dwellings,
+            "dans_le_flux": self.in_flux,
+            "hors_flux": self.out_of_flux,
+            "programmes": self.programmes,
+            "communes": self.communes,
+            "departements": list(self.departements),
+            "reservataires": self.reservataires,
+            "conventions": self.conventions,
+            "vacances": self.vacancies,
+            "vacances_exclues": self.vacancies_excluded,
+            "designations": self.designations,
+            "designations_par_statut": self.designations_by_status,
+            "dernier_mouvement": self.last_actual,
+            "par_commune": [
+                {
+                    "commune": c.commune,
+                    "departement": c.departement,
+                    "logements": c.dwellings,
+                    "dans_le_flux": c.in_flux,
+                    "parts": c.shares,
+                    "reserve": c.reserved,
+                    "bailleur": c.bailleur,
+                }
+                for c in self.per_commune
+            ],
+        }
 
 
 def summarise(scenario: Scenario) -> Summary:

@@ -81,10 +81,11 @@ def _pct(value: float) -> str:
 class _Report:
     """Problems of one validation run, located in scenario.toml by key path when possible."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, toml_name: str) -> None:
         self.problems: list[Problem] = []
+        self.toml_name = toml_name
         try:
-            text = (scenario.folder / SCENARIO_FILE).read_text(encoding="utf-8-sig")
+            text = (scenario.folder / toml_name).read_text(encoding="utf-8-sig")
             self.lines = key_lines(text)
         except (OSError, UnicodeDecodeError):
             self.lines = {}
@@ -96,7 +97,7 @@ class _Report:
                 line = self.lines[path[:end]]
                 break
         self.problems.append(
-            Problem(SCENARIO_FILE, line, field, message, None if received is None else str(received))
+            Problem(self.toml_name, line, field, message, None if received is None else str(received))
         )
 
     def table(self, file: str, line: int, field: str, message: str, received: object = None) -> None:
@@ -105,9 +106,9 @@ class _Report:
         )
 
 
-def validate(scenario: Scenario) -> list[Problem]:
+def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE) -> list[Problem]:
     """Every rule of `RULES` that the scenario breaks, as problems naming file, line and field."""
-    report = _Report(scenario)
+    report = _Report(scenario, toml_name)
     _config_rules(scenario, report)
     _stock_rules(scenario, report)
     if len(scenario.stock):

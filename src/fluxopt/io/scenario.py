@@ -236,7 +236,7 @@ def load_scenario(path: str | Path, check: bool = True, warn: Warn | None = None
     if check:
         from fluxopt.validate import validate
 
-        found = validate(scenario)
+        found = validate(scenario, scenario_file(path).name)
         if found:
             raise InputError(f"Le scénario {scenario.folder} enfreint des règles ({len(found)}) :", found)
     return scenario
