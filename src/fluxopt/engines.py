@@ -362,13 +362,13 @@ class _DaskBackend:
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=True,
-                        dashboard_address=None,
+                        dashboard_address=":0",  # any free port: never clash with another cluster
                         silence_logs=logging.CRITICAL,
                     )
                 self.client = distributed.Client(self.cluster)
             else:
                 self.client = distributed.Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, RuntimeError) as error:
             if self.cluster is not None:
                 self.cluster.close()
             where = scheduler or "un cluster local"
