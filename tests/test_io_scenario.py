@@ -410,3 +410,23 @@ def test_excel_sep_line_names_the_delimiter(base_scenario: Path) -> None:
         load_scenario(base_scenario, warn=quiet)
     # the sep= line counts as line 1: the bad cell of the 3rd dwelling is on line 4
     assert raised.value.problems[0].render().startswith("patrimoine.csv:4:typologie:")
+
+
+def test_workbook_that_unzips_too_large_is_refused(
+    base_scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xlsxwriter
+
+    from fluxopt.io import table
+
+    book = xlsxwriter.Workbook(str(base_scenario / "patrimoine.xlsx"))
+    book.add_worksheet().write_row(0, 0, ["logement", "programme"])
+    book.close()
+    toml = base_scenario / "scenario.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace("patrimoine.csv", "patrimoine.xlsx"), encoding="utf-8"
+    )
+    monkeypatch.setattr(table, "MAX_XLSX_EXPANDED_BYTES", 1000)  # a real zip bomb would take seconds to build
+    with pytest.raises(InputError) as raised:
+        load_scenario(base_scenario, warn=quiet)
+    assert "décompressé" in raised.value.problems[0].message

@@ -12,6 +12,7 @@ import hashlib
 import io
 import operator
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +21,18 @@ from typing import Any
 from fluxopt.errors import Problem, ProblemList
 from fluxopt.io.text import CellError, decode_bytes, header_key, header_tokens
 
-#: Largest table fluxopt reads (bytes). A 100 MB CSV (≈ 1.5 million dwellings) loads in a few seconds;
-#: beyond this limit the file is refused with a clear message rather than risking the machine's memory.
+#: Largest table fluxopt reads (bytes). A 120 MB CSV (2.5 million dwellings) loads in about 16 s of CPU and
+#: 2 GB of memory (bench/load.py); beyond this limit the file is refused with a clear message.
 MAX_TABLE_BYTES = 200 * 1024 * 1024
 
 #: At most this many problems of one kind (same column, same message) are listed per file; the rest are
 #: summarised in one line, so a wrong column in a 500,000-row file does not print 500,000 lines.
 MAX_SAME_PROBLEMS = 20
+
+#: Largest workbook read (bytes on disk) and largest total size of its unzipped parts: a small XLSX can
+#: unzip to gigabytes (a "zip bomb"); a 500,000-row stock is about 20 MB on disk and 150 MB unzipped.
+MAX_XLSX_BYTES = 50 * 1024 * 1024
+MAX_XLSX_EXPANDED_BYTES = 1024 * 1024 * 1024
 
 #: Extensions read as spreadsheets (python-calamine); everything else is read as CSV text.
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
@@ -338,7 +344,35 @@ def _excel_cell(value: object) -> str:
     return str(value)
 
 
+def _unzipped_size(path: Path) -> int | None:
+    """Total unzipped size of a zip-based workbook (XLSX, ODS), None when it is not a zip file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+
+
 def _xlsx_rows(path: Path, display: str, problems: ProblemList) -> Grid | None:
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        expanded = _unzipped_size(path)
+        if expanded is None:
+            problems.add(
+                display,
+                None,
+                None,
+                "classeur Excel illisible : ce n'est pas un fichier XLSX valide (corrompu ou tronqué ?)",
+            )
+            return None
+        if expanded > MAX_XLSX_EXPANDED_BYTES:
+            problems.add(
+                display,
+                None,
+                None,
+                f"classeur trop volumineux une fois décompressé ({expanded / 2**20:.0f} Mo, limite "
+                f"{MAX_XLSX_EXPANDED_BYTES / 2**20:.0f} Mo) : enregistrez-le en CSV",
+            )
+            return None
     try:
         from python_calamine import CalamineWorkbook
 
@@ -382,7 +416,8 @@ def read_table(
 ) -> RawTable | None:
     """Read `path` (CSV or XLSX by extension) into the columns of `spec`; None when it cannot be used at all."""
     suffix = path.suffix.lower()
-    data = read_limited(path, display, MAX_TABLE_BYTES, problems)
+    limit = MAX_XLSX_BYTES if suffix in EXCEL_SUFFIXES else MAX_TABLE_BYTES
+    data = read_limited(path, display, limit, problems)
     if data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
