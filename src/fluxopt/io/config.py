@@ -8,7 +8,6 @@ text maps such paths back to the line where the key (or its table header) is wri
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -93,6 +92,8 @@ def render_loc(loc: Path_) -> str:
     """`('conventions', 2, 'share')` → `conventions[3].share` (1-based, as people count)."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad dict key: the key itself is already in the path
+            continue
         if isinstance(part, int):
             out += f"[{part + 1}]"
         else:
@@ -126,12 +127,15 @@ _FRENCH: dict[str, str] = {
 
 def _french(error: Any) -> str:
     kind = error.get("type", "")
+    loc = error.get("loc", ())
     ctx = error.get("ctx") or {}
     if kind == "value_error":
         message = str(ctx.get("error", error.get("msg", "")))
         return message.removeprefix("Value error, ")
     if kind in ("enum", "literal_error"):
         return f"valeur inconnue : {ctx.get('expected', '')} attendu".replace(" or ", " ou ")
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "departement":
+        return 'code de département attendu : 2 chiffres, 2A, 2B ou 97x (par exemple "92")'
     if kind == "string_pattern_mismatch":
         return "identifiant invalide (lettres sans accent, chiffres, « _ », « - » ou « . », sans espace)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -165,11 +169,9 @@ def parse_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
         raise _single(
             display,
             None,
-            f"encodage invalide : scenario.toml doit être enregistré en UTF-8 (octet {error.start})",
+            f"encodage invalide : {display} doit être enregistré en UTF-8 (octet {error.start})",
         ) from error
-    limit = sys.getrecursionlimit()
     try:
-        sys.setrecursionlimit(max(limit, 1000))
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         message = str(error)
@@ -181,8 +183,6 @@ def parse_toml(path: Path, display: str) -> tuple[dict[str, Any], str]:
         raise _single(display, None, "structure TOML trop profondément imbriquée") from error
     except MemoryError as error:  # pragma: no cover - guarded by the size limit
         raise _single(display, None, "fichier TOML trop gros") from error
-    finally:
-        sys.setrecursionlimit(limit)
     return parsed, text
 
 
