@@ -298,6 +298,8 @@ class Comparison:
     base: int  # realised flux base to date (all conventions' scopes and the landlord's)
     pending: int  # dwellings of that base not yet designated at the date
     plan_manifest: dict[str, Any] = field(default_factory=dict)
+    #: input files (other than the actuals) whose hash differs between the plan's run and this scenario
+    plan_mismatch: tuple[str, ...] = ()
 
     def gaps_over(self, threshold: float) -> list[ConventionLine]:
         """Conventions whose |gap| exceeds `threshold` dwellings (for `--fail-on-gap`).
@@ -658,7 +660,23 @@ def compare(scenario: Scenario, as_of: dt.date | None = None, plan: PlanView | N
         base=units.total,
         pending=int((offered_m.sum(axis=1) == 0).sum()),
         plan_manifest=dict(plan.manifest) if plan else {},
+        plan_mismatch=plan_mismatch(scenario, plan) if plan else (),
     )
+
+
+def plan_mismatch(scenario: Scenario, plan: PlanView) -> tuple[str, ...]:
+    """Files the plan was computed from that differ now (the actuals — vacancies, designations — may)."""
+    planned = plan.manifest.get("entrees")
+    if not isinstance(planned, dict):
+        return ()
+    files = scenario.config.files
+    actuals = {name for name in (files.vacancies, files.designations) if name}
+    out = []
+    for name, digest in sorted(planned.items()):
+        now = scenario.input_hashes.get(name)
+        if name not in actuals and now is not None and now != digest:
+            out.append(name)
+    return tuple(out)
 
 
 def _whole(x: float) -> int:

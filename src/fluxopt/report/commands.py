@@ -174,6 +174,13 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         loaded = _load(scenario)
         data: ReportData = gather(loaded, plan_dir, as_of)
         comparison = data.comparison
+        if comparison.plan_mismatch:
+            click.echo(
+                "Attention : le plan a été calculé sur d'autres données que ce scénario (modifiés depuis : "
+                + ", ".join(comparison.plan_mismatch)
+                + ") ; relancez fluxopt plan.",
+                err=True,
+            )
         if view == "detail":
             table = comparison.value_table()
         elif view == "cumul":

@@ -26,7 +26,7 @@ from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES
 from fluxopt.io.atomic import atomic_output_dir
 from fluxopt.kpis import KpiReport, overlay_kpis
 from fluxopt.report import charts
-from fluxopt.report.tables import Column, Table
+from fluxopt.report.tables import Cell, Column, Table
 from fluxopt.report.terminal import format_value
 from fluxopt.report.xlsx import Chart, Sheet, workbook_bytes
 
@@ -34,6 +34,11 @@ HTML_NAME = "rapport.html"
 XLSX_NAME = "rapport.xlsx"
 MAX_COMMUNES_IN_MAP = 40
 SEQUENCE_ROWS = 60
+SEQUENCE_SHOWN = 20
+MONTH_NAMES = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,16 @@ def gather(
     plan = read_plan(plan_dir) if plan_dir is not None else None
     comparison = compare(scenario, as_of, plan)
     kpis = overlay_kpis(scenario, dt.date(comparison.year, 1, 1), comparison.as_of)
-    sequence = read_sequence(Path(plan_dir)) if plan_dir is not None else None
+    sequence = read_sequence(Path(plan_dir), comparison.as_of) if plan_dir is not None else None
     return ReportData(comparison, kpis, plan, sequence)
 
 
-def read_sequence(folder: Path) -> Table | None:
-    """The plan's `sequence.csv` as a table (its own headers), first rows only; None when absent."""
+def read_sequence(folder: Path, as_of: dt.date | None = None) -> Table | None:
+    """The plan's `sequence.csv`, shown per commune from the month of `as_of` on; None when absent.
+
+    With the planner's columns (commune, rang, mois, convention) each commune gets one line: its next
+    designations in order. Another layout is shown as it is (first rows).
+    """
     path = folder / "sequence.csv"
     if not path.is_file():
         return None
@@ -69,8 +78,33 @@ def read_sequence(folder: Path) -> Table | None:
     if not rows:
         return None
     header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
+    keys = [h.strip().lower() for h in header]
+    if all(k in keys for k in ("commune", "rang", "mois", "convention")):
+        ic, ir, im, iv = (keys.index(k) for k in ("commune", "rang", "mois", "convention"))
+        start = f"{as_of:%Y-%m}" if as_of else ""
+        per: dict[str, list[tuple[int, str, str]]] = {}
+        for r in body:
+            if len(r) > max(ic, ir, im, iv) and r[im] >= start:
+                per.setdefault(r[ic], []).append((int(r[ir]), r[im], r[iv]))
+        lines: list[tuple[Cell, ...]] = []
+        for commune in sorted(per):
+            seq = sorted(per[commune])
+            shown = " → ".join(c for _, _, c in seq[:SEQUENCE_SHOWN])
+            lines.append((commune, _month_fr(seq[0][1]), shown, max(0, len(seq) - SEQUENCE_SHOWN)))
+        return Table(
+            name="sequence",
+            title="Ordre de passage : les prochaines désignations, commune par commune",
+            columns=(
+                Column("Commune"),
+                Column("À partir de"),
+                Column(f"Ordre de passage ({SEQUENCE_SHOWN} suivants)", width=90),
+                Column("Suivants dans l'année", "int"),
+            ),
+            rows=tuple(lines),
+            notes=("Chaque logement libéré de la commune va au réservataire suivant de la liste.",),
+        )
     width = len(header)
-    shown = [tuple((r + [""] * width)[:width]) for r in body[:SEQUENCE_ROWS]]
+    shown_rows = [tuple((r + [""] * width)[:width]) for r in body[:SEQUENCE_ROWS]]
     notes = (
         (f"{len(body) - SEQUENCE_ROWS} lignes suivantes dans sequence.csv.",)
         if len(body) > SEQUENCE_ROWS
@@ -80,9 +114,18 @@ def read_sequence(folder: Path) -> Table | None:
         name="sequence",
         title="Ordre de passage",
         columns=tuple(Column(h) for h in header),
-        rows=tuple(shown),
+        rows=tuple(shown_rows),
         notes=notes,
     )
+
+
+def _month_fr(text: str) -> str:
+    """`2026-03` → `mars 2026`."""
+    try:
+        year, month = (int(x) for x in text.split("-")[:2])
+        return f"{MONTH_NAMES[month - 1]} {year}"
+    except (ValueError, IndexError):
+        return text
 
 
 # ------------------------------------------------------------------------------------------ HTML
@@ -181,6 +224,13 @@ def render_html(data: ReportData) -> str:
         if abs(c.gap) >= 2 - 1e-9
     ]
     kpi_alerts = data.kpis.alerts
+    if comp.plan_mismatch:
+        gap_alerts.insert(
+            0,
+            "Le plan a été calculé sur d'autres données que ce scénario (fichiers modifiés depuis : "
+            + ", ".join(comp.plan_mismatch)
+            + ") : relancez fluxopt plan.",
+        )
     alerts = gap_alerts + kpi_alerts
     cards = [
         {"value": f"{comp.base}", "label": "logements dans la base du flux à date"},
@@ -262,8 +312,17 @@ def render_html(data: ReportData) -> str:
         ("Scénario", comp.scenario_name),
         ("Plan", comp.plan_folder or "aucun"),
     ]
+    if comp.plan_folder:
+        manifest.append(
+            (
+                "Plan et scénario",
+                "mêmes données (hors réalisé)"
+                if not comp.plan_mismatch
+                else "différents : " + ", ".join(comp.plan_mismatch),
+            )
+        )
     manifest += [(f"Empreinte {name} (sha256)", digest) for name, digest in sorted(comp.input_hashes.items())]
-    manifest += [(f"Plan : {k}", _flat(v)) for k, v in sorted(comp.plan_manifest.items())]
+    manifest += _flatten("Plan", comp.plan_manifest)
 
     env = Environment(
         loader=PackageLoader("fluxopt.report", "templates"), autoescape=select_autoescape(["html", "j2"])
@@ -304,12 +363,28 @@ def render_html(data: ReportData) -> str:
     )
 
 
-def _flat(value: object) -> str:
+def _flatten(prefix: str, value: object) -> list[tuple[str, str]]:
+    """A nested manifest as (dotted key, text) lines; a list of records gives one line per record."""
     if isinstance(value, dict):
-        return ", ".join(f"{k} = {_flat(v)}" for k, v in value.items())
+        out: list[tuple[str, str]] = []
+        for k, v in value.items():
+            out += _flatten(f"{prefix} · {k}", v)
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [
+            (
+                f"{prefix} · {item.get('nom', i + 1)}",
+                ", ".join(f"{k} = {v}" for k, v in item.items() if k != "nom"),
+            )
+            for i, item in enumerate(value)
+        ]
     if isinstance(value, list):
-        return ", ".join(_flat(v) for v in value)
-    return str(value)
+        return [(prefix, ", ".join(str(v) for v in value))]
+    if value is None:
+        return [(prefix, "—")]
+    if isinstance(value, bool):
+        return [(prefix, "oui" if value else "non")]
+    return [(prefix, str(value))]
 
 
 # ------------------------------------------------------------------------------------------ XLSX
