@@ -479,8 +479,11 @@ def _choice_code(text: str, words: dict[str, str], labels: tuple[str, ...], expe
     return labels.index(words[key])
 
 
-def build_turnover(table: RawTable, problems: ProblemList) -> dict[str, float]:
-    """Programme → observed yearly turnover; a programme listed twice is reported."""
+def build_turnover(
+    table: RawTable, problems: ProblemList, known: tuple[str, ...] | None = None
+) -> dict[str, float]:
+    """Programme → observed yearly turnover; a programme listed twice, or absent from `known` (the stock's
+    programmes), is reported."""
     counter = ProblemCounter(problems, table.file)
     cells = _Cells(table, counter)
     programmes = cells.parse("programme", _code, "")
@@ -503,6 +506,13 @@ def build_turnover(table: RawTable, problems: ProblemList) -> dict[str, float]:
             continue
         out[programme] = rate
         first_line[programme] = table.lines[i]
+    if known is not None:
+        in_stock = set(known)
+        unknown = ProblemCounter(problems, table.file)
+        for programme, line in first_line.items():
+            if programme not in in_stock:
+                unknown.add(line, header, "programme absent du patrimoine", programme)
+        unknown.flush()
     return dict(sorted(out.items()))
 
 

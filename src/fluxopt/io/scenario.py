@@ -309,7 +309,7 @@ def _load(path: str | Path, emit: Warn) -> Scenario:
         raw = read_table(turnover_path, name_of("turnover", turnover_path), TURNOVER, problems, emit)
         if raw is not None:
             hashes[raw.file] = raw.sha256
-            turnover = build_turnover(raw, problems)
+            turnover = build_turnover(raw, problems, stock.programmes if stock is not None else None)
     vacancies = Vacancies.empty()
     designations = Designations.empty()
     if stock is not None:
