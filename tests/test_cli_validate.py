@@ -92,6 +92,12 @@ def test_scenario_file_under_another_name(base_scenario: Path) -> None:
     assert "variante-2027.toml:55:conventions[4].share" in err
 
 
+def test_a_table_given_instead_of_the_scenario(base_scenario: Path) -> None:
+    code, _, err = run("validate", str(base_scenario / "patrimoine.csv"))
+    assert code == 1
+    assert "patrimoine.csv n'est pas un fichier de scénario" in err
+
+
 def test_usage_error_exits_2() -> None:
     code, _, err = run("validate")
     assert code == 2

@@ -244,6 +244,10 @@ def load_scenario(path: str | Path, check: bool = True, warn: Warn | None = None
 
 def _load(path: str | Path, emit: Warn) -> Scenario:
     toml_path = scenario_file(path)
+    if toml_path.is_file() and toml_path.suffix.lower() != ".toml":
+        raise InputError(
+            f"{toml_path.name} n'est pas un fichier de scénario : donnez le dossier du scénario ou son {SCENARIO_FILE}."
+        )
     if not toml_path.exists():
         where = Path(path)
         if not where.exists():
