@@ -89,7 +89,15 @@ def test_integers_accept_excel_decimals_but_not_fractions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("0,055", 0.055), ("0.055", 0.055), ("5,5 %", 0.055), ("5.5%", 0.055), ("0", 0.0)]
+    ("text", "expected"),
+    [
+        ("0,055", 0.055),
+        ("0.055", 0.055),
+        ("5,5 %", 0.055),
+        ("5.5%", 0.055),
+        ("5,5\u202f%", 0.055),
+        ("0", 0.0),
+    ],
 )
 def test_rates(text: str, expected: float) -> None:
     assert parse_rate(text) == pytest.approx(expected)
@@ -182,7 +190,12 @@ def test_decoding_order_bom_utf8_cp1252() -> None:
 
 @pytest.mark.parametrize(
     ("data", "fragment"),
-    [(b"a\x00b", "binaire"), (b"PK\x03\x04rest", "classeur Excel"), (b"ab\x81\x8d", "encodage")],
+    [
+        (b"a\x00b", "binaire"),
+        (b"a,b\n" * 40000 + b"\x00", "binaire"),
+        (b"PK\x03\x04rest", "classeur Excel"),
+        (b"ab\x81\x8d", "encodage"),
+    ],
 )
 def test_undecodable_bytes(data: bytes, fragment: str) -> None:
     with pytest.raises(CellError, match=fragment):

@@ -53,7 +53,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         raise CellError(
             "ce fichier est un classeur Excel (XLSX) ou une archive ZIP, pas un CSV : renommez-le en .xlsx"
         )
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:
         raise CellError("fichier binaire (octets nuls) : un fichier texte CSV est attendu")
     try:
         return data.decode("utf-8"), "utf-8"
