@@ -13,24 +13,37 @@ the vacancies of a run are the same whichever policy is replayed on them (paired
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from fluxopt.domain import BAILLEUR, Designations, Scenario, Vacancies
 from fluxopt.domain.enums import DesignationStatus
 from fluxopt.domain.scenario import SimulationRates
+from fluxopt.errors import InputError
+from fluxopt.forecast import FluxForecast
 
 __all__ = [
     "OUTCOME_DELAYS",
     "OutcomeDelays",
     "Outcomes",
+    "PolicySummary",
+    "RunResult",
+    "SimulationReport",
+    "SimulationSettings",
     "VacancyDraw",
     "Week",
+    "cell_pools",
     "draw_outcomes",
     "draw_vacancies",
+    "replay_year",
     "run_rng",
+    "simulate",
     "status_on",
+    "summarise",
     "weekly_calendar",
 ]
 
@@ -199,3 +212,397 @@ def status_on(
     if outcomes.refusals[i] > 0 and elapsed >= delays.candidates:
         return DesignationStatus.REFUSED, None
     return DesignationStatus.OFFERED, None
+
+
+# ------------------------------------------------------------------------------------------- replay
+
+
+def cell_pools(scenario: Scenario, forecast: FluxForecast) -> list[npt.NDArray[np.int32]]:
+    """Stock positions of the dwellings of each forecast cell (flux stock only, in stock order).
+
+    A dwelling first let after the year has no vacancy to draw and stays out of every pool.
+    """
+    stock = scenario.stock
+    cells = forecast.cells
+    commune_code = {c: i for i, c in enumerate(cells.communes)}
+    programme_code = {p: i for i, p in enumerate(cells.programmes)}
+    key_of_cell = {
+        (
+            int(cells.commune[i]),
+            int(cells.typology[i]),
+            bool(cells.qpv[i]),
+            int(cells.financing[i]),
+            int(cells.period[i]),
+            int(cells.programme[i]),
+        ): i
+        for i in range(len(cells))
+    }
+    commune = np.array([commune_code[c] for c in stock.communes], dtype=np.int64)[stock.commune]
+    programme = np.array([programme_code.get(p, -1) for p in stock.programmes], dtype=np.int64)[
+        stock.programme
+    ]
+    first = stock.first_letting
+    later = ~np.isnat(first) & (first > np.datetime64(f"{scenario.year}-12-31"))
+    members: list[list[int]] = [[] for _ in range(len(cells))]
+    for d in np.flatnonzero((stock.out_of_flux == -1) & ~later).tolist():
+        cell = key_of_cell.get(
+            (
+                int(commune[d]),
+                int(stock.typology[d]),
+                bool(stock.qpv[d]),
+                int(stock.financing[d]),
+                int(stock.period[d]),
+                int(programme[d]),
+            )
+        )
+        if cell is not None:
+            members[cell].append(d)
+    return [np.asarray(m, dtype=np.int32) for m in members]
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """What `fluxopt simulate` replays: runs, seed, policies, turnover against the forecast."""
+
+    runs: int = 100
+    seed: int = 0
+    policies: tuple[str, ...] = ("fluxopt", "plus-en-retard", "tour-de-role", "glouton")
+    turnover_factor: float = 1.0  # actual turnover / forecast turnover (1.2 = 20 % more departures)
+    jobs: int = 1  # worker processes (runs are independent; results do not depend on it)
+    delays: OutcomeDelays = OUTCOME_DELAYS
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One policy on one simulated year, measured on the realised base (counter: dwellings offered)."""
+
+    run: int
+    policy: str
+    vacancies: int  # flux base of the year
+    conventions: tuple[str, ...]
+    year_end: tuple[float, ...]  # count − target per convention at year end (signed, dwellings)
+    worst_running: float  # largest |count − running target| of a convention at a week end
+    representativeness: dict[str, float]  # Σ |deviation| of representativeness rows per dimension
+    floor: dict[str, float]  # rounding floor of the same rows per dimension
+    worst_row: float  # largest year-end deviation over total and representativeness rows
+    legal_breaches: int  # legal rows outside their admissible range at year end
+    no_candidate: int  # carences during the year
+    leases: int  # leases signed by 31 December (candidates of the holder, or the landlord's)
+    call_seconds: tuple[float, ...]  # time of each weekly call
+
+    @property
+    def within_one(self) -> float:
+        """Share of conventions within ±1 dwelling of target at year end."""
+        dev = np.abs(np.asarray(self.year_end))
+        return float((dev <= 1 + 1e-9).mean()) if len(dev) else 1.0
+
+    @property
+    def all_within_one(self) -> bool:
+        return bool(np.all(np.abs(np.asarray(self.year_end)) <= 1 + 1e-9))
+
+    @property
+    def all_within_two(self) -> bool:
+        return bool(np.all(np.abs(np.asarray(self.year_end)) <= 2 + 1e-9))
+
+
+def _simulated_scenario(scenario: Scenario, draw: VacancyDraw) -> Scenario:
+    """The scenario with the drawn vacancies as its actuals and no designation."""
+    n = len(draw)
+    vacancies = Vacancies(
+        dwelling=draw.dwelling.astype(np.int32),
+        date=draw.date.astype("datetime64[D]"),
+        exclusion=np.full(n, -1, dtype=np.int8),
+        line=np.arange(2, n + 2, dtype=np.int32),
+        source="simulation",
+    )
+    return replace(scenario, vacancies=vacancies, designations=Designations.empty())
+
+
+def _counted(
+    column: npt.NDArray[np.int64],
+    designated_on: npt.NDArray[np.datetime64],
+    day: np.datetime64,
+    outcomes: Outcomes,
+    counts_carence: npt.NDArray[np.bool_],
+    landlord: int,
+    n_columns: int,
+) -> npt.NDArray[np.int64]:
+    """[units, columns] designations as counted on `day`: a carence known by then counts to the landlord
+    when its convention does not count it (domain.md §4)."""
+    fixed = np.zeros((len(column), n_columns), dtype=np.int64)
+    done = np.flatnonzero(column >= 0)
+    col = column[done].copy()
+    elapsed = (day - designated_on[done]).astype(np.int64)
+    carence = outcomes.no_candidate[done] & (elapsed >= outcomes.decided[done])
+    col[carence & ~counts_carence[col]] = landlord
+    fixed[done, col] = 1
+    return fixed
+
+
+def replay_year(
+    scenario: Scenario,
+    forecast: FluxForecast,
+    pools: list[npt.NDArray[np.int32]],
+    run: int,
+    settings: SimulationSettings,
+) -> list[RunResult]:
+    """Replay one drawn year under every policy of `settings` (same vacancies and outcomes for all)."""
+    from fluxopt.policies import RowIndex, WeekProblem, make_policy
+    from fluxopt.rows import RowKind, build_rows, units_from_vacancies
+
+    draw = draw_vacancies(
+        pools,
+        forecast.expected,
+        scenario.year,
+        run_rng(settings.seed, run, "vacancies"),
+        settings.turnover_factor,
+    )
+    simulated = _simulated_scenario(scenario, draw)
+    units, _ = units_from_vacancies(simulated)
+    rowset = build_rows(simulated, units, pacing=False)
+    index = RowIndex.of(rowset)
+    n_units = len(units)
+    columns = rowset.columns
+    landlord = columns.index(BAILLEUR)
+    by_id = {c.id: c for c in scenario.conventions}
+    counts_carence = np.array([c == BAILLEUR or by_id[c].counts_no_candidate for c in columns], dtype=bool)
+    outcomes = draw_outcomes(
+        n_units, scenario.config.simulation, run_rng(settings.seed, run, "outcomes"), settings.delays
+    )
+    unit_day = units.date.astype("datetime64[D]")
+    rows = rowset.rows
+    total_rows = np.array(
+        [r.index for r in rows if r.kind is RowKind.TOTAL and r.convention != BAILLEUR], np.int64
+    )
+    conventions = tuple(rows[int(i)].convention for i in total_rows)
+    rep_rows = [r for r in rows if r.kind is RowKind.REPRESENTATIVENESS]
+    dims = sorted({r.dimension for r in rep_rows})
+    weeks = weekly_calendar(scenario.year)
+    results: list[RunResult] = []
+    for name in settings.policies:
+        policy = make_policy(name)
+        column = np.full(n_units, -1, dtype=np.int64)
+        designated_on = np.zeros(n_units, dtype="datetime64[D]")
+        seconds: list[float] = []
+        worst_running = 0.0
+
+        for week in weeks:
+            day = np.datetime64(week.last_day, "D")
+            arrived = unit_day <= day
+            free = np.flatnonzero(arrived & (column < 0))
+            fixed = _counted(column, designated_on, day, outcomes, counts_carence, landlord, len(columns))
+            problem = WeekProblem(scenario, index, arrived, fixed, free, week.last_day)
+            start = time.perf_counter()
+            chosen = policy.designate(problem)
+            seconds.append(time.perf_counter() - start)
+            column[free] = chosen
+            designated_on[free] = day
+            if len(total_rows):
+                now = (
+                    index.rowset.counts(
+                        _counted(column, designated_on, day, outcomes, counts_carence, landlord, len(columns))
+                    )[total_rows]
+                    - index.targets(arrived)[total_rows]
+                )
+                worst_running = max(worst_running, float(np.abs(now).max()))
+        end = np.datetime64(weeks[-1].last_day, "D")
+        final = _counted(column, designated_on, end, outcomes, counts_carence, landlord, len(columns))
+        evaluation = rowset.evaluate(final)
+        dev_signed = evaluation.count - rowset.targets
+        rep = {d: 0.0 for d in dims}
+        floor = {d: 0.0 for d in dims}
+        for r in rep_rows:
+            rep[r.dimension] += float(evaluation.deviation[r.index])
+            floor[r.dimension] += r.floor
+        judged = [r.index for r in rows if r.kind in (RowKind.TOTAL, RowKind.REPRESENTATIVENESS)]
+        elapsed = (end - designated_on).astype(np.int64)
+        done = column >= 0
+        leases = int((done & (elapsed >= outcomes.lease)).sum())
+        carences = int(
+            (done & (column != landlord) & outcomes.no_candidate & (elapsed >= outcomes.decided)).sum()
+        )
+        results.append(
+            RunResult(
+                run=run,
+                policy=name,
+                vacancies=n_units,
+                conventions=conventions,
+                year_end=tuple(float(v) for v in dev_signed[total_rows]),
+                worst_running=worst_running,
+                representativeness=rep,
+                floor=floor,
+                worst_row=float(evaluation.deviation[judged].max()) if judged else 0.0,
+                legal_breaches=len(rowset.hard_violations(evaluation)),
+                no_candidate=carences,
+                leases=leases,
+                call_seconds=tuple(seconds),
+            )
+        )
+    return results
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    """One policy over every run (means are over runs; shares are shares of runs unless said)."""
+
+    policy: str
+    runs: int
+    conventions: tuple[str, ...]
+    mean_abs_by_convention: tuple[float, ...]  # mean |year-end deviation| per convention
+    max_abs_by_convention: tuple[float, ...]
+    year_end_mean_abs: float  # over runs × conventions
+    year_end_max_abs: float
+    years_all_within_one: float  # share of runs with every convention within ±1
+    years_all_within_two: float
+    conventions_within_one: float  # share of (run, convention) pairs within ±1
+    worst_running_mean: float
+    worst_running_max: float
+    representativeness: dict[str, float]  # mean Σ|deviation| per dimension
+    floor: dict[str, float]  # mean rounding floor per dimension
+    representativeness_total: float
+    floor_total: float
+    worst_row_mean: float
+    worst_row_max: float
+    years_no_row_over_two: float  # share of runs whose worst year-end row is ≤ 2 dwellings
+    legal_breaches_mean: float
+    no_candidate_mean: float
+    leases_mean: float
+    vacancies_mean: float
+    call_mean: float  # seconds per weekly call
+    call_p95: float
+    call_max: float
+
+    @property
+    def floor_ratio(self) -> float:
+        """Representativeness deviation over its rounding floor (1 = no plan can do better)."""
+        return self.representativeness_total / self.floor_total if self.floor_total > 0 else float("nan")
+
+
+def summarise(policy: str, results: list[RunResult]) -> PolicySummary:
+    """Aggregate the runs of one policy."""
+    if not results:
+        raise ValueError("aucune année simulée")
+    conventions = results[0].conventions
+    dev = np.abs(
+        np.array([r.year_end for r in results], dtype=np.float64).reshape(len(results), len(conventions))
+    )
+    dims = sorted({d for r in results for d in r.representativeness})
+    calls = np.concatenate([np.asarray(r.call_seconds, dtype=np.float64) for r in results])
+    rep = {d: float(np.mean([r.representativeness.get(d, 0.0) for r in results])) for d in dims}
+    floor = {d: float(np.mean([r.floor.get(d, 0.0) for r in results])) for d in dims}
+    worst_row = np.array([r.worst_row for r in results])
+    running = np.array([r.worst_running for r in results])
+    tol = 1e-9
+    return PolicySummary(
+        policy=policy,
+        runs=len(results),
+        conventions=conventions,
+        mean_abs_by_convention=tuple(float(v) for v in dev.mean(axis=0)) if dev.size else (),
+        max_abs_by_convention=tuple(float(v) for v in dev.max(axis=0)) if dev.size else (),
+        year_end_mean_abs=float(dev.mean()) if dev.size else 0.0,
+        year_end_max_abs=float(dev.max()) if dev.size else 0.0,
+        years_all_within_one=float(np.mean([r.all_within_one for r in results])),
+        years_all_within_two=float(np.mean([r.all_within_two for r in results])),
+        conventions_within_one=float((dev <= 1 + tol).mean()) if dev.size else 1.0,
+        worst_running_mean=float(running.mean()),
+        worst_running_max=float(running.max()),
+        representativeness=rep,
+        floor=floor,
+        representativeness_total=float(sum(rep.values())),
+        floor_total=float(sum(floor.values())),
+        worst_row_mean=float(worst_row.mean()),
+        worst_row_max=float(worst_row.max()),
+        years_no_row_over_two=float((worst_row <= 2 + tol).mean()),
+        legal_breaches_mean=float(np.mean([r.legal_breaches for r in results])),
+        no_candidate_mean=float(np.mean([r.no_candidate for r in results])),
+        leases_mean=float(np.mean([r.leases for r in results])),
+        vacancies_mean=float(np.mean([r.vacancies for r in results])),
+        call_mean=float(calls.mean()) if len(calls) else 0.0,
+        call_p95=float(np.percentile(calls, 95)) if len(calls) else 0.0,
+        call_max=float(calls.max()) if len(calls) else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """Every run and the per-policy summaries of a `fluxopt simulate`."""
+
+    scenario: str
+    year: int
+    settings: SimulationSettings
+    forecast_total: float  # expected flux base of the year (forecast, before the turnover factor)
+    results: tuple[RunResult, ...]
+    summaries: tuple[PolicySummary, ...]
+
+    def summary(self, policy: str) -> PolicySummary:
+        for s in self.summaries:
+            if s.policy == policy:
+                return s
+        raise KeyError(policy)
+
+
+def _replay_job(
+    args: tuple[Scenario, FluxForecast, list[npt.NDArray[np.int32]], int, SimulationSettings],
+) -> list[RunResult]:
+    return replay_year(*args)
+
+
+def simulate(
+    scenario: Scenario,
+    settings: SimulationSettings,
+    *,
+    on_run: Callable[[int, int], None] | None = None,
+) -> SimulationReport:
+    """Replay `settings.runs` years under each policy; paired draws, reproducible for a seed.
+
+    `on_run(done, total)` is called after each run (progress display). With `jobs > 1` the runs are spread
+    over worker processes; the results do not depend on it (each run has its own random streams) — only
+    the measured call times do.
+    """
+    from fluxopt.forecast import forecast_flux
+    from fluxopt.policies import POLICY_LABELS
+
+    unknown = [p for p in settings.policies if p not in POLICY_LABELS]
+    if unknown:
+        raise InputError(f"Politique inconnue : {', '.join(unknown)} (attendu : {', '.join(POLICY_LABELS)}).")
+    if settings.runs < 1:
+        raise InputError("Le nombre d'années simulées (--runs) doit être au moins 1.")
+    if not 0 < settings.turnover_factor <= 5:
+        raise InputError(
+            f"Le facteur de rotation (--turnover-factor) doit être positif et raisonnable (reçu : {settings.turnover_factor})."
+        )
+    rates = scenario.config.simulation
+    if rates.no_candidate_rate + rates.refusal_rate > 1:
+        raise InputError(
+            "[simulation] : no_candidate_rate + refusal_rate dépasse 1 "
+            f"({rates.no_candidate_rate:g} + {rates.refusal_rate:g})."
+        )
+    forecast = forecast_flux(scenario)
+    pools = cell_pools(scenario, forecast)
+    jobs = [(scenario, forecast, pools, run, settings) for run in range(settings.runs)]
+    per_run: list[list[RunResult]] = []
+    if settings.jobs > 1 and settings.runs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=settings.jobs, mp_context=context) as pool:
+            for done, result in enumerate(pool.map(_replay_job, jobs), start=1):
+                per_run.append(result)
+                if on_run:
+                    on_run(done, settings.runs)
+    else:
+        for done, job in enumerate(jobs, start=1):
+            per_run.append(_replay_job(job))
+            if on_run:
+                on_run(done, settings.runs)
+    results = tuple(r for run in per_run for r in run)
+    summaries = tuple(summarise(p, [r for r in results if r.policy == p]) for p in settings.policies)
+    return SimulationReport(
+        scenario=scenario.config.scenario.name,
+        year=scenario.year,
+        settings=settings,
+        forecast_total=forecast.total_expected,
+        results=results,
+        summaries=summaries,
+    )
