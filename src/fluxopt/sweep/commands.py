@@ -120,6 +120,12 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         metavar="ADRESSE",
         help="Avec --engine dask : adresse d'un planificateur existant (tcp://hôte:8786) ; sinon un cluster local.",
     )
+    @click.option(
+        "--time-limit",
+        type=click.FloatRange(min=0.1, max=3600),
+        default=None,
+        help="Secondes au plus par plan de variante (défaut : time_limit du fichier, sinon celui du modèle).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Écrit la synthèse JSON sur la sortie standard.")
     @handle_errors
     def sweep_command(
@@ -129,6 +135,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         engine: str,
         workers: int | None,
         scheduler: str | None,
+        time_limit: float | None,
         as_json: bool,
     ) -> None:
         """Compare des variantes d'un scénario (parts, portées, règles, rotation, exclusions, modèle).
@@ -147,6 +154,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             engine=engine,
             workers=workers,
             scheduler=scheduler,
+            time_limit=time_limit,
             warn=lambda m: click.echo(m, err=True),
         )
         if as_json:

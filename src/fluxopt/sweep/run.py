@@ -64,8 +64,10 @@ class SweepOutcome:
     tables: list[Table] = field(default_factory=list)
 
 
-def _tasks(variants: list[PreparedVariant], runs: int, seed: int) -> list[Task]:
-    tasks = [Task(f"variante-{v.id}", {"kind": "variante", **variant_payload(v)}) for v in variants]
+def _tasks(variants: list[PreparedVariant], runs: int, seed: int, time_limit: float | None) -> list[Task]:
+    tasks = [
+        Task(f"variante-{v.id}", {"kind": "variante", **variant_payload(v, time_limit)}) for v in variants
+    ]
     for v in variants:
         for first in range(0, runs, montecarlo.RUNS_PER_TASK):
             last = min(runs, first + montecarlo.RUNS_PER_TASK)
@@ -91,6 +93,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool | None = None,
+    time_limit: float | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
     """Load the sweep and its base scenario, run every task on `engine`, write the outputs."""
@@ -101,7 +104,8 @@ def run_sweep(
     variants = prepare_variants(base, sweep)
     n_runs = sweep.info.runs if runs is None else runs
     target = out_dir if out_dir is not None else Path(f"resultats-{Path(path).stem}")
-    tasks = _tasks(variants, n_runs, sweep.info.seed)
+    limit = time_limit if time_limit is not None else sweep.info.time_limit
+    tasks = _tasks(variants, n_runs, sweep.info.seed, limit)
     report = run_tasks(
         TASK_FUNCTION,
         tasks,
@@ -154,12 +158,13 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
     rows_remaining: list[tuple[Any, ...]] = []
     rows_communes: list[tuple[Any, ...]] = []
     rows_mc: list[tuple[Any, ...]] = []
+    rows_gaps: list[tuple[Any, ...]] = []
     for v in outcome.variants:
         s = outcome.summaries.get(v.id)
         if s is None:
             reason = outcome.failed.get(f"variante-{v.id}", "non calculée")
             rows_summary.append(
-                (v.id, v.label, "échec", reason, None, None, *([None] * (len(TYPOLOGIES) + 2)))
+                (v.id, v.label, "échec", reason, None, None, None, *([None] * (len(TYPOLOGIES) + 2)))
             )
             continue
         if not s["faisable"]:
@@ -169,6 +174,7 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
                     v.label,
                     "non",
                     " ; ".join(s["raisons"]),
+                    None,
                     None,
                     None,
                     *([None] * (len(TYPOLOGIES) + 2)),
@@ -184,6 +190,7 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
                     "",
                     r["id"],
                     r["attendu"],
+                    r.get("planifie"),
                     *(r["typologie"].get(t, 0.0) for t in TYPOLOGIES),
                     r["qpv"].get("QPV", 0.0),
                     r["qpv"].get("hors QPV", 0.0),
@@ -193,6 +200,20 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
                 rows_communes.append((v.id, r["id"], commune, value))
         for commune, value in sorted(s["reste_bailleur"].items()):
             rows_remaining.append((v.id, commune, value / 100.0))
+        plan = s.get("plan") or {}
+        for kind, e in plan.get("ecarts", {}).items():
+            rows_gaps.append(
+                (
+                    v.id,
+                    plan["modele"],
+                    plan["statut"],
+                    kind,
+                    e["lignes"],
+                    e["ecart"],
+                    e["plancher"],
+                    e["pire"],
+                )
+            )
         for r_id, m in sorted(
             outcome.montecarlo.get(v.id, {}).items(), key=lambda kv: (kv[0] == BAILLEUR, kv[0])
         ):
@@ -220,6 +241,7 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
                 Column("Raison"),
                 Column("Réservataire"),
                 Column("Logements/an", "float"),
+                Column("Planifiés/an", "int"),
                 *(Column(t, "float") for t in TYPOLOGIES),
                 Column("QPV", "float"),
                 Column("Hors QPV", "float"),
@@ -227,7 +249,8 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
             tuple(rows_summary),
             notes=(
                 "Année entière planifiée sur la prévision (vacances et désignations réelles non reprises) ; "
-                "logements attendus = part × base prévue, par réservataire (toutes ses conventions).",
+                "logements attendus = part × base prévue, par réservataire (toutes ses conventions) ; "
+                "planifiés = logements entiers du plan (fluxopt.planning) ; typologie et QPV : attendus.",
             ),
         ),
         Table(
@@ -235,6 +258,21 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
             "Part restante du bailleur par commune",
             (Column("Variante"), Column("Commune"), Column("Part restante", "pct")),
             tuple(rows_remaining),
+        ),
+        Table(
+            "ecarts",
+            "Écarts du plan aux objectifs, par type de ligne (logements ; plancher = écart minimal possible)",
+            (
+                Column("Variante"),
+                Column("Modèle"),
+                Column("Statut"),
+                Column("Lignes de"),
+                Column("Nombre", "int"),
+                Column("Écart total", "float"),
+                Column("Plancher d'arrondi", "float"),
+                Column("Pire ligne", "float"),
+            ),
+            tuple(rows_gaps),
         ),
         Table(
             "communes",
@@ -361,7 +399,12 @@ def render_sweep(outcome: SweepOutcome, block: int = 6) -> str:
                 status.append("oui")
                 values = list(s["reste_bailleur"].values())
                 remaining.append(f"{_fr(min(values))}–{_fr(max(values))} %")
-        rows += [remaining, status]
+        gaps = ["Écart totaux (plancher)"]
+        for v in chunk:
+            s = outcome.summaries.get(v.id)
+            e = ((s or {}).get("plan") or {}).get("ecarts", {}).get("total")
+            gaps.append(f"{_fr(e['ecart'])} ({_fr(e['plancher'])})" if e else "—")
+        rows += [remaining, gaps, status]
         out += ["", text_table(headers, rows, [False] + [True] * len(chunk))]
     if outcome.runs:
         out += [

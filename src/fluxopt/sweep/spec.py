@@ -6,6 +6,8 @@ name = "Négociation Cap Habitat 2026"
 base = "../cap-habitat"          # scenario folder, relative to this file
 seed = 2026                      # base seed of the Monte-Carlo draws
 runs = 0                         # Monte-Carlo years per variant (--runs overrides)
+model = "minimum-legal"          # optional: model of the variants that name none (default: the base's)
+time_limit = 20                  # optional: seconds per variant plan (default: the model's)
 
 [[variants]]
 id = "demandes"
@@ -84,6 +86,8 @@ class SweepInfo(_Strict):
     seed: int = Field(default=2026, ge=0, lt=2**63)
     runs: int = Field(default=0, ge=0, le=MAX_RUNS)
     description: str = ""
+    model: str | None = None  # optimisation model of every variant that names none (default: the base's)
+    time_limit: float | None = Field(default=None, gt=0, le=3600)  # seconds per variant plan
 
 
 class LegalSwitch(_Strict):

@@ -115,6 +115,7 @@ class PreparedVariant:
     config: dict[str, Any]
     turnover_multiplier: float
     line: int | None
+    model: dict[str, Any]  # the optimisation model, resolved here and sent as plain values
 
 
 def apply_variant(
@@ -183,8 +184,9 @@ def apply_variant(
             **config["forecast"]["exclusions"],
             **{k.value: x for k, x in v.exclusions.items()},
         }
-    if v.model is not None:
-        config["scenario"]["model"] = v.model
+    model = v.model if v.model is not None else sweep.info.model
+    if model is not None:
+        config["scenario"]["model"] = model
     config["scenario"]["name"] = f"{config['scenario']['name']} — variante {v.id}"
     if len(problems) > before:
         return None
@@ -195,7 +197,16 @@ def apply_variant(
             loc = tuple(p for p in item.get("loc", ()) if isinstance(p, str | int))
             add((), f"la variante rend le scénario invalide : {render_loc(loc)} : {_french(item)}")
         return None
-    return PreparedVariant(v.id, v.label, config, 1.0 + v.turnover / 100.0, spec.line)
+    from fluxopt.domain.model_spec import load_model_spec
+
+    try:
+        model_spec, _, _ = load_model_spec(config["scenario"]["model"], base.folder)
+    except FluxoptError as error:
+        add(("model",) if v.model is not None else (), f"modèle d'optimisation : {error.render()}")
+        return None
+    return PreparedVariant(
+        v.id, v.label, config, 1.0 + v.turnover / 100.0, spec.line, model_spec.model_dump(mode="json")
+    )
 
 
 def prepare_variants(base: Scenario, sweep: Sweep) -> list[PreparedVariant]:
@@ -272,14 +283,49 @@ def cached_forecast(scenario: Scenario, turnover_multiplier: float) -> Any:
     return forecast
 
 
-def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[str, Any]:
-    """What one variant means for a year: expected dwellings per réservataire (total, typology, QPV,
-    commune), the landlord's remaining share per commune, and the rounding floor of its rows."""
+def summarise_variant(
+    scenario: Scenario,
+    turnover_multiplier: float,
+    model: dict[str, Any] | None = None,
+    time_limit: float | None = None,
+) -> dict[str, Any]:
+    """What one variant means for a year, planned with `fluxopt.planning`: per réservataire the dwellings
+    expected (share × forecast base) and planned (whole dwellings), in total and by typology, QPV and commune;
+    the landlord's remaining share per commune; the plan's deviations and rounding floors by kind of row.
+
+    `model` is a `ModelSpec` as plain values (None: plan the targets only, no solve — used by tests of
+    the summary itself). Infeasible targets raise `InfeasibleError` with the planner's French reason."""
     from fluxopt.rows import RowKind, build_rows, units_from_forecast
 
     forecast = cached_forecast(scenario, turnover_multiplier)
     units = units_from_forecast(forecast)
-    rowset = build_rows(scenario, units, pacing=False)
+    rowset = build_rows(scenario, units)
+    planned: np.ndarray | None = None
+    plan_info: dict[str, Any] | None = None
+    deviation: np.ndarray | None = None
+    if model is not None:
+        from fluxopt.domain.model_spec import ModelSpec
+        from fluxopt.planning import plan_units
+
+        spec = ModelSpec.model_validate(model)
+        result = plan_units(rowset, spec, time_limit=time_limit, forecast=forecast)
+        planned = np.asarray(result.counts, dtype=np.float64)
+        deviation = result.evaluation.deviation
+        plan_info = {
+            "modele": spec.name,
+            "statut": result.status,
+            "ecarts": {
+                kind.value: {
+                    "lignes": k.rows,
+                    "ecart": round(k.deviation, 6),
+                    "plancher": round(k.floor, 6),
+                    "pire": round(k.worst, 6),
+                }
+                for kind in RowKind
+                for k in [result.kind_summary(kind)]
+                if k.rows
+            },
+        }
     base = units.base.astype(np.float64)
     expected = rowset.shares * base[:, None]  # [units, columns]
     owner = {c.id: c.reservataire for c in scenario.conventions}
@@ -293,21 +339,29 @@ def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[st
 
     def by(codes: np.ndarray, labels: Sequence[str], weights: np.ndarray) -> dict[str, float]:
         sums = np.bincount(codes, weights=weights, minlength=len(labels))
-        return {labels[i]: round(float(sums[i]), 6) for i in range(len(labels)) if sums[i] > 1e-9}
+        return {labels[i]: round(float(sums[i]), 6) for i in range(len(labels)) if abs(sums[i]) > 1e-9}
+
+    def breakdown(weights: np.ndarray) -> dict[str, Any]:
+        return {
+            "typologie": by(units.typology, TYPOLOGIES, weights),
+            "qpv": by(units.qpv.astype(np.int64), ("hors QPV", "QPV"), weights),
+            "communes": by(units.commune, communes, weights),
+        }
 
     per_reservataire = []
     for r in reservataires:
         w = expected[:, column_of[r]].sum(axis=1)
-        per_reservataire.append(
-            {
-                "id": r,
-                "nom": names.get(r, "Bailleur (part restante)"),
-                "attendu": round(float(w.sum()), 6),
-                "typologie": by(units.typology, TYPOLOGIES, w),
-                "qpv": by(units.qpv.astype(np.int64), ("hors QPV", "QPV"), w),
-                "communes": by(units.commune, communes, w),
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": r,
+            "nom": names.get(r, "Bailleur (part restante)"),
+            "attendu": round(float(w.sum()), 6),
+            **breakdown(w),
+        }
+        if planned is not None:
+            c = planned[:, column_of[r]].sum(axis=1)
+            entry["planifie"] = round(float(c.sum()))
+            entry["planifie_detail"] = breakdown(c)
+        per_reservataire.append(entry)
     commune_base = np.bincount(units.commune, weights=base, minlength=n_communes)
     landlord = np.bincount(
         units.commune, weights=expected[:, rowset.columns.index(BAILLEUR)], minlength=n_communes
@@ -317,8 +371,6 @@ def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[st
         for i in range(n_communes)
         if commune_base[i] > 0
     }
-    totals = rowset.mask(RowKind.TOTAL)
-    representativeness = rowset.mask(RowKind.REPRESENTATIVENESS)
     floors = rowset.floors
     conventions = [
         {
@@ -327,6 +379,14 @@ def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[st
             "part": next((c.share for c in scenario.conventions if c.id == row.convention), None),
             "attendu": round(row.target, 6),
             "plancher": round(row.floor, 6),
+            **(
+                {}
+                if deviation is None or planned is None
+                else {
+                    "planifie": int(planned[:, rowset.columns.index(row.convention)].sum()),
+                    "ecart": round(float(deviation[row.index]), 6),
+                }
+            ),
         }
         for row in rowset.rows
         if row.kind is RowKind.TOTAL
@@ -337,8 +397,9 @@ def summarise_variant(scenario: Scenario, turnover_multiplier: float) -> dict[st
         "reservataires": per_reservataire,
         "conventions": conventions,
         "reste_bailleur": remaining,
-        "plancher_totaux": round(float(floors[totals].sum()), 6),
-        "plancher_representativite": round(float(floors[representativeness].sum()), 6),
+        "plancher_totaux": round(float(floors[rowset.mask(RowKind.TOTAL)].sum()), 6),
+        "plancher_representativite": round(float(floors[rowset.mask(RowKind.REPRESENTATIVENESS)].sum()), 6),
+        "plan": plan_info,
     }
 
 
@@ -350,19 +411,23 @@ def variant_task(payload: dict[str, Any], shared: dict[str, Any]) -> dict[str, A
         reasons = check_rules(scenario)
         if reasons:
             return {**out, "faisable": False, "raisons": reasons}
-        summary = summarise_variant(scenario, payload["turnover_multiplier"])
+        summary = summarise_variant(
+            scenario, payload["turnover_multiplier"], payload.get("model"), payload.get("time_limit")
+        )
     except (FluxoptError, ValidationError) as error:
         reason = error.render() if isinstance(error, FluxoptError) else str(error)
         return {**out, "faisable": False, "raisons": [reason]}
     return {**out, "faisable": True, "raisons": [], **summary}
 
 
-def variant_payload(prepared: PreparedVariant) -> dict[str, Any]:
+def variant_payload(prepared: PreparedVariant, time_limit: float | None = None) -> dict[str, Any]:
     return {
         "id": prepared.id,
         "label": prepared.label,
         "config": prepared.config,
         "turnover_multiplier": prepared.turnover_multiplier,
+        "model": prepared.model,
+        "time_limit": time_limit,
         "format": SUMMARY_FORMAT,
     }
 
