@@ -124,3 +124,21 @@ def test_window_limits_the_leases() -> None:
 def test_alerts_are_french_sentences(threshold: float) -> None:
     kpi = Kpi("Indicateur", "G", "Groupe", threshold, 10, 1, 9, 0)
     assert kpi.alert is not None and kpi.alert.startswith("Indicateur — Groupe : 10,0\u00a0% sur 10 baux")
+
+
+def test_shortfall_and_alert_order() -> None:
+    from fluxopt.kpis import KpiReport
+
+    def k(group: str, leases: int, yes: int, no: int, missing: int) -> Kpi:
+        return Kpi("Ménages prioritaires", group, group, 0.25, leases, yes, no, missing)
+
+    assert k("A", 10, 0, 10, 0).shortfall == 3  # ⌈2,5⌉ − 0
+    assert k("A", 8, 2, 6, 0).shortfall == 0
+    report = KpiReport(
+        START,
+        END,
+        (k("incertain", 8, 1, 4, 3), k("petit", 4, 0, 4, 0), k("vide", 3, 0, 0, 3), k("gros", 20, 1, 19, 0)),
+    )
+    order = [a.split(" — ")[1].split(" :")[0] for a in report.alerts]
+    assert order == ["gros", "petit", "incertain", "vide"]
+    assert "il en manque 4" in report.alerts[0]

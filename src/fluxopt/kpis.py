@@ -19,6 +19,7 @@ depends on them (`incertain`), or cannot be told (`non renseigné`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,11 @@ class Kpi:
         return UNCERTAIN
 
     @property
+    def shortfall(self) -> int:
+        """Leases meeting the criterion still missing to reach the threshold (counting missing flags as no)."""
+        return max(0, math.ceil(self.threshold * self.leases - 1e-9) - self.yes)
+
+    @property
     def alert(self) -> str | None:
         """A French sentence when the obligation is not met or cannot be checked, else None."""
         status = self.status
@@ -100,7 +106,10 @@ class Kpi:
         if status == NOT_MET:
             share = pct_fr(self.share or 0.0)
             extra = f", {self.missing} non renseigné(s)" if self.missing else ""
-            return f"{head} : {share} sur {leases_fr(self.recorded)} renseigné(s){extra}, sous le seuil de {seuil}."
+            return (
+                f"{head} : {share} sur {leases_fr(self.recorded)} renseigné(s){extra}, sous le seuil de {seuil} "
+                f"(il en manque {self.shortfall})."
+            )
         if status == UNCERTAIN:
             share = pct_fr(self.share or 0.0)
             return (
@@ -118,7 +127,13 @@ class KpiReport:
 
     @property
     def alerts(self) -> list[str]:
-        return [a for k in self.kpis if (a := k.alert) is not None]
+        """Alerts, most serious first: not met (largest shortfall first), then uncertain, then not recorded."""
+        rank = {NOT_MET: 0, UNCERTAIN: 1, NOT_RECORDED: 2}
+        flagged = [(k, a) for k in self.kpis if (a := k.alert) is not None]
+        order = sorted(
+            range(len(flagged)), key=lambda i: (rank[flagged[i][0].status], -flagged[i][0].shortfall, i)
+        )
+        return [flagged[i][1] for i in order]
 
     def table(self) -> Table:
         rows: list[tuple[Cell, ...]] = [

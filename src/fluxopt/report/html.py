@@ -35,6 +35,7 @@ XLSX_NAME = "rapport.xlsx"
 MAX_COMMUNES_IN_MAP = 40
 SEQUENCE_ROWS = 60
 SEQUENCE_SHOWN = 20
+MAX_KPI_ALERTS = 12  # the summary lists the most serious; section 5 has them all
 MONTH_NAMES = (
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",
@@ -339,7 +340,8 @@ def render_html(data: ReportData) -> str:
         cards=cards,
         alerts=alerts,
         gap_alerts=gap_alerts,
-        kpi_alerts=kpi_alerts,
+        kpi_alerts=kpi_alerts[:MAX_KPI_ALERTS],
+        kpi_alerts_more=max(0, len(kpi_alerts) - MAX_KPI_ALERTS),
         gap_chart=Markup(gap_chart),
         cumulative_blocks=blocks,
         heat_map=Markup(charts.heat_map(main_map))
