@@ -181,6 +181,19 @@ def test_montecarlo_is_seeded_per_variant_and_run(mini: Path) -> None:
     assert 0 <= agg["AL"]["proba_1"] <= agg["AL"]["proba_2"] <= 1
 
 
+def test_montecarlo_weekly_replanning_replays_the_same_draws_through_simulate(mini: Path) -> None:
+    base = load_scenario(mini)
+    seed = montecarlo.variant_seed(7, "actuel")
+    simple = montecarlo.replay_runs(base, 1.0, seed, range(3))
+    weekly = montecarlo.replay_runs(base, 1.0, seed, range(3), replay="fluxopt")
+    assert set(simple) == set(weekly) == {"AL", "ETAT", "MALAKOFF", "BAILLEUR"}
+    for r in simple:  # same vacancies, hence the same targets on the realised base
+        assert [t for _, t in simple[r]] == pytest.approx([t for _, t in weekly[r]])
+    for run in range(3):
+        assert sum(weekly[r][run][0] for r in weekly) == sum(simple[r][run][0] for r in simple)
+    assert all(abs(c - t) <= 2 for r in weekly for c, t in weekly[r])
+
+
 def test_most_behind_first_keeps_totals_within_one() -> None:
     shares = np.tile([0.3, 0.25, 0.45], (40, 1))
     chosen = montecarlo.most_behind_first(shares, landlord=2)

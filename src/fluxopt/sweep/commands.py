@@ -126,6 +126,14 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         default=None,
         help="Secondes au plus par plan de variante (défaut : time_limit du fichier, sinon celui du modèle).",
     )
+    @click.option(
+        "--rejeu",
+        "replay",
+        type=click.Choice(["simple", "fluxopt"]),
+        default=None,
+        help="Monte-Carlo : simple (la convention la plus en retard, rapide) ou fluxopt (re-planification "
+        "hebdomadaire de fluxopt simulate, ~100 fois plus lent). Défaut : replay du fichier, sinon simple.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Écrit la synthèse JSON sur la sortie standard.")
     @handle_errors
     def sweep_command(
@@ -136,6 +144,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         workers: int | None,
         scheduler: str | None,
         time_limit: float | None,
+        replay: str | None,
         as_json: bool,
     ) -> None:
         """Compare des variantes d'un scénario (parts, portées, règles, rotation, exclusions, modèle).
@@ -155,6 +164,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             workers=workers,
             scheduler=scheduler,
             time_limit=time_limit,
+            replay=replay,
             warn=lambda m: click.echo(m, err=True),
         )
         if as_json:

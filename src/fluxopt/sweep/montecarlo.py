@@ -1,12 +1,14 @@
 """Monte-Carlo turnover: years of vacancies drawn around the forecast, replayed, measured per réservataire.
 
-For each run a year of vacancies is drawn from the variant's forecast (`fluxopt.simulate.draw_vacancies`:
-Poisson counts per segment × month, dwellings drawn without replacement, days uniform in the month), then
-replayed in date order with a simple online rule standing in for the weekly re-planning: **each vacancy goes
-to the eligible convention furthest behind its share of the base realised so far** (the landlord is a column
-like the others). This is the "most behind first" rule of modelling.md — within about one dwelling of the
-rounding floor on totals; the weekly re-planning of `fluxopt simulate` does at least as well on totals and
-better on representativeness, so the probabilities reported here are a conservative estimate for totals.
+For each run a year of vacancies is drawn from the variant's forecast (`fluxopt.simulate.draw_vacancies` on
+`simulate.cell_pools`: Poisson counts per segment × month, dwellings drawn without replacement, days uniform
+in the month) and replayed in date order by one of two rules:
+- `simple` (default): **each vacancy goes to the eligible convention furthest behind its share of the base
+  realised so far** (the landlord is a column like the others) — the "most behind first" rule of
+  modelling.md, within about one dwelling of the rounding floor on totals; ~0.15 s a year on Cap Habitat;
+- `fluxopt`: the weekly re-planning of `fluxopt simulate` (`simulate.replay_year`, policy « fluxopt », with
+  carences and refusals drawn from the scenario's `[simulation]` rates) on the very same draws; about
+  100 times slower (≈ 12 s a year on Cap Habitat), for a few hundred runs rather than thousands.
 
 Each réservataire's count at the end of the year is compared with its target on the *realised* base
 (share × the vacancies of that run): P10–P50–P90 of dwellings received, and the probability of ending within
@@ -26,21 +28,22 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Scenario
-from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES
 from fluxopt.errors import FluxoptError
 from fluxopt.forecast import FluxForecast
 from fluxopt.rows import Units, share_matrix
-from fluxopt.simulate import VacancyDraw, draw_vacancies, run_rng
+from fluxopt.simulate import SimulationSettings, VacancyDraw, cell_pools, draw_vacancies, replay_year, run_rng
 from fluxopt.sweep.variants import cached_forecast, variant_scenario
 
 #: Runs per engine task: big enough to amortise the forecast, small enough to spread over workers.
 #: Fixed (never derived from the number of workers) so that task files are the same on every engine.
 RUNS_PER_TASK = 25
 
-REPLAY_METHOD = (
-    "rejeu simplifié : chaque vacance, dans l'ordre des dates, à la convention la plus en retard sur sa part "
-    "de la base réalisée (pas encore le re-planning hebdomadaire de fluxopt simulate)"
-)
+REPLAYS = ("simple", "fluxopt")
+REPLAY_METHODS = {
+    "simple": "rejeu simplifié : chaque vacance, dans l'ordre des dates, à la convention la plus en retard sur sa "
+    "part de la base réalisée",
+    "fluxopt": "re-planification hebdomadaire de fluxopt simulate (politique « fluxopt », carences et refus tirés)",
+}
 
 IntArray = npt.NDArray[np.int64]
 
@@ -49,55 +52,6 @@ def variant_seed(base_seed: int, variant_id: str) -> int:
     """A variant's seed from the sweep's base seed and the variant id (stable across machines and runs)."""
     digest = hashlib.sha256(f"{int(base_seed)}:{variant_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
-
-
-def dwelling_pools(scenario: Scenario, forecast: FluxForecast) -> list[IntArray]:
-    """Stock positions of each forecast cell (same segment attributes), for drawing dwellings."""
-    stock = scenario.stock
-    cells = forecast.cells
-    named = {p: i for i, p in enumerate(cells.programmes)}
-    commune_rank = np.array([cells.communes.index(c) for c in stock.communes], dtype=np.int64)
-    prog_rank = np.array([named.get(p, -1) for p in stock.programmes], dtype=np.int64)
-    sizes = (len(TYPOLOGIES), 2, len(FINANCINGS), len(PERIODS), len(cells.programmes) + 1)
-
-    def encode(
-        commune: Any, typology: Any, qpv: Any, financing: Any, period: Any, programme: Any
-    ) -> IntArray:
-        key = np.asarray(commune, dtype=np.int64)
-        for arr, size in zip(
-            (typology, qpv, financing, period, np.asarray(programme) + 1), sizes, strict=True
-        ):
-            key = key * size + np.asarray(arr, dtype=np.int64)
-        return key
-
-    cell_key = encode(
-        cells.commune, cells.typology, cells.qpv, cells.financing, cells.period, cells.programme
-    )
-    first = stock.first_letting
-    has_first = ~np.isnat(first)
-    first_year = np.where(has_first, first.astype("datetime64[Y]").astype(np.int64) + 1970, 0)
-    eligible = (stock.out_of_flux == -1) & ~(has_first & (first_year > forecast.year))
-    positions = np.flatnonzero(eligible)
-    keys = encode(
-        commune_rank[stock.commune[positions]],
-        stock.typology[positions],
-        stock.qpv[positions],
-        stock.financing[positions],
-        stock.period[positions],
-        prog_rank[stock.programme[positions]],
-    )
-    order = np.argsort(cell_key)
-    where = np.searchsorted(cell_key[order], keys)
-    where = np.clip(where, 0, len(cell_key) - 1)
-    found = cell_key[order][where] == keys
-    cell_of = np.where(found, order[where], -1)
-    pools: list[IntArray] = [np.zeros(0, np.int64) for _ in range(len(cell_key))]
-    by_cell = np.argsort(cell_of, kind="stable")
-    sorted_cells = cell_of[by_cell]
-    bounds = np.searchsorted(sorted_cells, np.arange(len(cell_key) + 1))
-    for c in range(len(cell_key)):
-        pools[c] = positions[by_cell[bounds[c] : bounds[c + 1]]].astype(np.int64)
-    return pools
 
 
 def draw_units(scenario: Scenario, forecast: FluxForecast, draw: VacancyDraw) -> Units:
@@ -143,11 +97,18 @@ def most_behind_first(shares: npt.NDArray[np.float64], landlord: int) -> IntArra
 
 
 def replay_runs(
-    scenario: Scenario, turnover_multiplier: float, seed: int, runs: Sequence[int]
+    scenario: Scenario, turnover_multiplier: float, seed: int, runs: Sequence[int], replay: str = "simple"
 ) -> dict[str, list[list[float]]]:
-    """Réservataire → [[count, target], …] for each run (in `runs` order)."""
+    """Réservataire → [[count, target], …] for each run (in `runs` order).
+
+    `replay="simple"`: most behind first, vacancy by vacancy (fast). `replay="fluxopt"`: the weekly
+    re-planning of `fluxopt simulate` (`simulate.replay_year`, policy « fluxopt », with carences and refusals
+    drawn from the scenario's [simulation] rates) — the same draws, about 100 times slower.
+    """
+    if replay not in REPLAYS:
+        raise ValueError(f"replay must be one of {REPLAYS}")
     forecast = cached_forecast(scenario, turnover_multiplier)
-    pools = [p.astype(np.int32) for p in dwelling_pools(scenario, forecast)]
+    pools = cell_pools(scenario, forecast)
     from fluxopt.rows import columns_of
 
     columns = columns_of(scenario)
@@ -155,17 +116,29 @@ def replay_runs(
     reservataires = [*sorted(set(owner.values())), BAILLEUR]
     column_owner = np.array([reservataires.index(owner.get(c, BAILLEUR)) for c in columns], dtype=np.int64)
     landlord = columns.index(BAILLEUR)
+    settings = SimulationSettings(runs=1, seed=seed, policies=("fluxopt",))
     out: dict[str, list[list[float]]] = {r: [] for r in reservataires}
     for run in runs:
-        rng = run_rng(seed, run, "vacancies")
-        draw = draw_vacancies(pools, forecast.expected, scenario.year, rng)
+        draw = draw_vacancies(pools, forecast.expected, scenario.year, run_rng(seed, run, "vacancies"))
         units = draw_units(scenario, forecast, draw)
         shares = share_matrix(scenario, units, columns)
-        chosen = most_behind_first(shares, landlord)
-        counts = np.bincount(column_owner[chosen], minlength=len(reservataires))
-        targets = np.bincount(column_owner, weights=shares.sum(axis=0), minlength=len(reservataires))
+        target_by_column = shares.sum(axis=0)
+        if replay == "simple":
+            chosen = most_behind_first(shares, landlord)
+            by_column = np.bincount(chosen, minlength=len(columns)).astype(np.float64)
+        else:
+            (result,) = replay_year(scenario, forecast, pools, run, settings)  # draws the same vacancies
+            if result.vacancies != len(draw):
+                raise RuntimeError("simulate.replay_year drew other vacancies than the sweep")
+            by_column = np.zeros(len(columns))
+            for cid, gap in zip(result.conventions, result.year_end, strict=True):
+                j = columns.index(cid)
+                by_column[j] = round(target_by_column[j] + gap)
+            by_column[landlord] = len(draw) - by_column.sum()
+        counts = np.bincount(column_owner, weights=by_column, minlength=len(reservataires))
+        targets = np.bincount(column_owner, weights=target_by_column, minlength=len(reservataires))
         for i, r in enumerate(reservataires):
-            out[r].append([int(counts[i]), round(float(targets[i]), 9)])
+            out[r].append([round(float(counts[i])), round(float(targets[i]), 9)])
     return out
 
 
@@ -174,7 +147,13 @@ def montecarlo_task(payload: dict[str, Any], shared: dict[str, Any]) -> dict[str
     runs = list(range(int(payload["first"]), int(payload["last"])))
     try:
         scenario = variant_scenario(shared, payload["config"])
-        per_run = replay_runs(scenario, payload["turnover_multiplier"], int(payload["seed"]), runs)
+        per_run = replay_runs(
+            scenario,
+            payload["turnover_multiplier"],
+            int(payload["seed"]),
+            runs,
+            payload.get("replay", "simple"),
+        )
     except FluxoptError as error:
         return {"variante": payload["id"], "runs": runs, "erreur": error.render()}
     return {"variante": payload["id"], "runs": runs, "resultats": per_run}

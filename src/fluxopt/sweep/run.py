@@ -61,10 +61,13 @@ class SweepOutcome:
     failed: dict[str, str]
     engine: EngineReport
     out_dir: Path
+    replay: str = "simple"
     tables: list[Table] = field(default_factory=list)
 
 
-def _tasks(variants: list[PreparedVariant], runs: int, seed: int, time_limit: float | None) -> list[Task]:
+def _tasks(
+    variants: list[PreparedVariant], runs: int, seed: int, time_limit: float | None, replay: str
+) -> list[Task]:
     tasks = [
         Task(f"variante-{v.id}", {"kind": "variante", **variant_payload(v, time_limit)}) for v in variants
     ]
@@ -79,6 +82,7 @@ def _tasks(variants: list[PreparedVariant], runs: int, seed: int, time_limit: fl
                 "seed": montecarlo.variant_seed(seed, v.id),
                 "first": first,
                 "last": last,
+                "replay": replay,
             }
             tasks.append(Task(f"mc-{v.id}-{first:06d}", payload))
     return tasks
@@ -94,6 +98,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool | None = None,
     time_limit: float | None = None,
+    replay: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
     """Load the sweep and its base scenario, run every task on `engine`, write the outputs."""
@@ -105,7 +110,8 @@ def run_sweep(
     n_runs = sweep.info.runs if runs is None else runs
     target = out_dir if out_dir is not None else Path(f"resultats-{Path(path).stem}")
     limit = time_limit if time_limit is not None else sweep.info.time_limit
-    tasks = _tasks(variants, n_runs, sweep.info.seed, limit)
+    mode = replay if replay is not None else sweep.info.replay
+    tasks = _tasks(variants, n_runs, sweep.info.seed, limit, mode)
     report = run_tasks(
         TASK_FUNCTION,
         tasks,
@@ -132,7 +138,7 @@ def run_sweep(
         else:
             chunks.setdefault(task.payload["id"], []).append(result)
     mc = {vid: montecarlo.aggregate(c) for vid, c in chunks.items()}
-    outcome = SweepOutcome(sweep, variants, summaries, mc, n_runs, failed, report, target)
+    outcome = SweepOutcome(sweep, variants, summaries, mc, n_runs, failed, report, target, mode)
     outcome.tables = sweep_tables(outcome)
     write_outputs(outcome)
     return outcome
@@ -298,7 +304,7 @@ def sweep_tables(outcome: SweepOutcome) -> list[Table]:
                     Column("P(écart ≤ 2)", "pct"),
                 ),
                 tuple(rows_mc),
-                notes=(f"Méthode : {montecarlo.REPLAY_METHOD}.",),
+                notes=(f"Méthode : {montecarlo.REPLAY_METHODS[outcome.replay]}.",),
             )
         )
     return tables
@@ -311,7 +317,7 @@ def synthesis(outcome: SweepOutcome) -> dict[str, Any]:
         "fluxopt": __version__,
         "graine": outcome.sweep.info.seed,
         "tirages": outcome.runs,
-        "methode_monte_carlo": montecarlo.REPLAY_METHOD if outcome.runs else None,
+        "methode_monte_carlo": montecarlo.REPLAY_METHODS[outcome.replay] if outcome.runs else None,
         "variantes": [
             {
                 "id": v.id,
@@ -409,7 +415,7 @@ def render_sweep(outcome: SweepOutcome, block: int = 6) -> str:
     if outcome.runs:
         out += [
             "",
-            f"Entre crochets : P10–P90 sur {outcome.runs} années tirées ({montecarlo.REPLAY_METHOD}).",
+            f"Entre crochets : P10–P90 sur {outcome.runs} années tirées ({montecarlo.REPLAY_METHODS[outcome.replay]}).",
         ]
     for v in outcome.variants:
         s = outcome.summaries.get(v.id)

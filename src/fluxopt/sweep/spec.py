@@ -8,6 +8,7 @@ seed = 2026                      # base seed of the Monte-Carlo draws
 runs = 0                         # Monte-Carlo years per variant (--runs overrides)
 model = "minimum-legal"          # optional: model of the variants that name none (default: the base's)
 time_limit = 20                  # optional: seconds per variant plan (default: the model's)
+replay = "simple"                # Monte-Carlo replay: "simple" (fast) or "fluxopt" (weekly re-planning)
 
 [[variants]]
 id = "demandes"
@@ -88,6 +89,7 @@ class SweepInfo(_Strict):
     description: str = ""
     model: str | None = None  # optimisation model of every variant that names none (default: the base's)
     time_limit: float | None = Field(default=None, gt=0, le=3600)  # seconds per variant plan
+    replay: Literal["simple", "fluxopt"] = "simple"  # Monte-Carlo replay (see fluxopt.sweep.montecarlo)
 
 
 class LegalSwitch(_Strict):
