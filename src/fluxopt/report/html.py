@@ -404,7 +404,7 @@ def report_sheets(data: ReportData) -> list[Sheet]:
             (conventions,),
             charts=(
                 Chart(
-                    kind="bar",
+                    kind="column",
                     title=f"Écart à l'objectif au {comp.as_of:%d/%m/%Y} (logements)",
                     table=conventions.name,
                     categories="Convention",

@@ -31,6 +31,8 @@ NUMBER_FORMATS: dict[str, str] = {
 }
 
 _HEADER_BG = "#1F4E79"
+CHART_WIDTH, CHART_HEIGHT = 720, 400
+CHART_ROWS = 22  # rows between two charts stacked on the right of a table (default row height 20 px)
 _SERIES_COLOURS = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F")
 
 
@@ -202,7 +204,7 @@ def workbook_bytes(sheets: list[Sheet], created: dt.date, title: str, subject: s
     for ws, sheet, _ in pending:
         n_cols = max((len(t.columns) for t in sheet.tables), default=1)
         for k, chart in enumerate(sheet.charts):
-            _add_chart(book, ws, chart, placed, anchor=xl_rowcol_to_cell(1 + 22 * k, n_cols + 1))
+            _add_chart(book, ws, chart, placed, anchor=xl_rowcol_to_cell(1 + CHART_ROWS * k, n_cols + 1))
     book.close()
     return buffer.getvalue()
 
@@ -243,9 +245,10 @@ def _add_chart(book: Any, ws: Any, spec: Chart, placed: dict[str, _Placed], anch
             **({"num_format": "0%"} if spec.percent_axis else {}),
         }
     )
-    chart.set_x_axis({"name": spec.x_title})
+    # Category labels at the bottom edge, below negative bars too.
+    chart.set_x_axis({"name": spec.x_title, "label_position": "low", "num_font": {"rotation": -45}})
+    chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
     chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 640, "height": 400})
     ws.insert_chart(anchor, chart)
 
 
