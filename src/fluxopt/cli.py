@@ -110,6 +110,12 @@ from fluxopt.model.commands import register as _register_plan_commands  # noqa: 
 _register_plan_commands(cli, handle_errors)
 
 
+# `designate`, `simulate`: their own module, registered here (fluxopt/replan_cli.py).
+from fluxopt.replan_cli import register as _register_replan_commands  # noqa: E402
+
+_register_replan_commands(cli, handle_errors)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="fluxopt")

@@ -13,20 +13,44 @@ ends on target whatever the turnover turns out to be.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from fluxopt.errors import NoSolutionError
+from fluxopt.domain import BAILLEUR, Scenario
+from fluxopt.domain.model_spec import ModelSpec
+from fluxopt.domain.tables import TYPOLOGIES
+from fluxopt.errors import InfeasibleError, InputError, NoSolutionError, ProblemList
+from fluxopt.manifest import RunManifest
 from fluxopt.model.annual import row_deviations
 from fluxopt.model.builder import AnnualProblem, build_annual, build_linear
+from fluxopt.model.result import Plan
 from fluxopt.model.solver import Backend, SolveSettings, solve
-from fluxopt.policies import TOTAL_WEIGHT, Policy, WeekProblem
+from fluxopt.policies import TOTAL_WEIGHT, Policy, RowIndex, WeekProblem
 from fluxopt.rows import RowKind, RowSet
 
-__all__ = ["WEEKLY_WEIGHTS", "ReplanPolicy", "WeekSolution", "allocate_units", "solve_week"]
+__all__ = [
+    "WEEKLY_WEIGHTS",
+    "Churn",
+    "Designation",
+    "ReplanPolicy",
+    "WeekSolution",
+    "WeeklyResult",
+    "WeeklyState",
+    "allocate_units",
+    "designate",
+    "plan_churn",
+    "read_plan_table",
+    "solve_week",
+    "weekly_state",
+    "write_designations",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -164,3 +188,456 @@ class ReplanPolicy(Policy):
             local = np.searchsorted(arrived, problem.free)
         week = solve_week(rowset, problem.fixed[arrived], local.astype(np.int64), time_limit=self.time_limit)
         return week.columns
+
+
+# ----------------------------------------------------------------------------------- weekly designate
+
+
+@dataclass(frozen=True)
+class WeeklyState:
+    """The year to date on `as_of`: realised base, designations as counted, dwellings still free."""
+
+    as_of: dt.date
+    rowset: RowSet  # rows over the realised base to date (no pacing): running targets
+    unit_vacancy: IntArray  # position in `scenario.vacancies` of each unit
+    offered: IntArray  # [units, columns] designations (offered counter) as counted on `as_of`
+    leases: IntArray  # [units, columns] leases signed by `as_of`, as counted
+    free: IntArray  # units with no designation yet, in date order
+    ignored_vacancies: int  # vacancies dated after `as_of` (next week's)
+    ended: tuple[str, ...]  # conventions no longer in force on `as_of` (cannot receive dwellings)
+
+
+@dataclass(frozen=True)
+class Designation:
+    """One line of designations.csv: who this dwelling is offered to, and why (checkable by a person)."""
+
+    dwelling: str
+    vacancy_date: dt.date
+    commune: str
+    typology: str
+    convention: str  # convention id or BAILLEUR
+    reservataire: str  # réservataire id or BAILLEUR
+    contingent: str  # SNE contingent code ("" for the landlord)
+    reason: str
+
+
+@dataclass(frozen=True)
+class Churn:
+    """How much of the rest-of-year plan changed since the previous week's plan (same months only)."""
+
+    compared_months: tuple[int, ...]
+    changed: int  # dwellings planned for another convention (½ Σ |new − old|)
+    planned: int  # dwellings planned in the compared months (new plan)
+
+    @property
+    def share(self) -> float:
+        return self.changed / self.planned if self.planned else 0.0
+
+
+@dataclass(frozen=True)
+class WeeklyResult:
+    """Everything `fluxopt designate` writes and says."""
+
+    state: WeeklyState
+    designations: tuple[Designation, ...]
+    week: WeekSolution | None  # None when no dwelling was free
+    plan: Plan | None  # updated plan of the year (realised + forecast), None without it
+    plan_legal_relaxed: bool  # the updated plan could not hold the legal rules after the fixed past
+    churn: Churn | None
+    messages: tuple[str, ...]
+
+
+def _day(value: np.datetime64) -> dt.date:
+    return dt.date.fromisoformat(str(value.astype("datetime64[D]")))
+
+
+def _fr_date(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _fr_num(x: float) -> str:
+    return f"{x:.1f}".replace(".", ",")
+
+
+def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
+    """The year to date on `as_of`, checked: facts dated after `as_of` and a closed year are refused."""
+    from fluxopt.bilan import actual_designations
+    from fluxopt.compare import counted_matrices
+    from fluxopt.rows import build_rows, units_from_vacancies
+
+    year = scenario.year
+    if as_of < dt.date(year, 1, 1):
+        raise InputError(
+            f"La date --as-of {_fr_date(as_of)} précède l'année du scénario ({year}) : rien n'est encore libéré."
+        )
+    if as_of > dt.date(year, 12, 31):
+        raise InputError(
+            f"La date --as-of {_fr_date(as_of)} est après la fin de l'année du scénario ({year}) : l'année est "
+            f"close. Les désignations de {as_of.year} se font dans un scénario de l'année {as_of.year}."
+        )
+    des = scenario.designations
+    day = np.datetime64(as_of, "D")
+    problems = ProblemList()
+    for i in np.flatnonzero(des.date > day).tolist():
+        problems.add(
+            des.source or "designations",
+            int(des.line[i]),
+            "date",
+            f"désignation datée après --as-of {_fr_date(as_of)} : un fait futur ne peut pas entrer dans la "
+            "semaine ; relancez avec la date de vos données",
+            _fr_date(_day(des.date[i])),
+        )
+    problems.raise_if_any(f"Des désignations sont postérieures à la date --as-of ({len(problems)}) :")
+    units, unit_vacancy = units_from_vacancies(scenario, until=as_of)
+    rowset = build_rows(scenario, units, pacing=False)
+    actual = actual_designations(scenario)
+    offered, leases = counted_matrices(scenario, rowset, unit_vacancy, actual, as_of)
+    free = np.flatnonzero(offered.sum(axis=1) == 0).astype(np.int64)
+    vac = scenario.vacancies
+    in_year = vac.date.astype("datetime64[Y]").astype(np.int64) + 1970 == year
+    ignored = int((in_year & (vac.date > day)).sum())
+    ended = tuple(sorted(c.id for c in scenario.conventions if c.end is not None and c.end < as_of))
+    return WeeklyState(
+        as_of=as_of,
+        rowset=rowset,
+        unit_vacancy=unit_vacancy.astype(np.int64),
+        offered=offered.astype(np.int64),
+        leases=leases.astype(np.int64),
+        free=free,
+        ignored_vacancies=ignored,
+        ended=ended,
+    )
+
+
+def _without_ended(rowset: RowSet, free: IntArray, ended: tuple[str, ...]) -> RowSet:
+    """The rowset where conventions no longer in force cannot receive the free dwellings.
+
+    Their rows and targets are untouched (their past stays counted); only eligibility changes.
+    """
+    if not ended or len(free) == 0:
+        return rowset
+    shares = rowset.shares.copy()
+    for cid in ended:
+        shares[free, rowset.columns.index(cid)] = 0.0
+    return replace(rowset, shares=shares)
+
+
+def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) -> list[str]:
+    """One French sentence per designation, with the numbers a person can check in objectifs.csv.
+
+    Counts are those before this week's designations; targets are share × realised base to date.
+    """
+    rowset = state.rowset
+    index = RowIndex.of(rowset)
+    count = rowset.counts(state.offered)
+    targets = rowset.targets
+    names = {r.id: r.name for r in scenario.reservataires}
+    by_id = {c.id: c for c in scenario.conventions}
+    out = []
+    for u, j in zip(state.free.tolist(), columns_of_free.tolist(), strict=True):
+        col = rowset.columns[j]
+        total = int(index.total_row[j])
+        if col == BAILLEUR:
+            who = "Bailleur"
+            verb = "gardés"
+        else:
+            who = names.get(by_id[col].reservataire, by_id[col].reservataire)
+            if sum(1 for c in scenario.conventions if c.reservataire == by_id[col].reservataire) > 1:
+                who = f"{who} ({col})"
+            verb = "proposés"
+        text = f"{who} : {round(float(count[total]))} {verb} pour un objectif à date de {_fr_num(targets[total])}"
+        behind = []
+        for r in index.members(u, j).tolist():
+            row = rowset.rows[r]
+            if row.kind is RowKind.REPRESENTATIVENESS and targets[r] - count[r] >= 0.5:
+                label = row.value if row.dimension != "commune" else f"commune {row.value}"
+                behind.append(label)
+        if behind:
+            text += " ; " + ", ".join(behind) + " en retard"
+        out.append(text)
+    return out
+
+
+def _updated_plan(
+    scenario: Scenario,
+    state: WeeklyState,
+    this_week: IntArray,
+    spec: ModelSpec,
+    time_limit: float | None,
+) -> tuple[Plan, bool]:
+    """The rest of the year re-planned: realised base + forecast after `as_of`, past and this week fixed."""
+    from fluxopt.forecast import forecast_flux
+    from fluxopt.planning import plan_units
+    from fluxopt.rows import Units, build_rows, units_from_forecast
+
+    forecast = forecast_flux(scenario, as_of=state.as_of)
+    realised = state.rowset.units
+    future = units_from_forecast(forecast)
+    units = Units.concat([realised, future]) if len(future) else realised
+    rowset = build_rows(scenario, units)
+    fixed = np.zeros((len(units), len(rowset.columns)), dtype=np.int64)
+    fixed[: len(realised)] = this_week
+    if state.ended and len(future):  # no forecast dwelling goes to a convention that has ended
+        rowset = _without_ended(rowset, np.arange(len(realised), len(units)), state.ended)
+    try:
+        return plan_units(rowset, spec, fixed=fixed, time_limit=time_limit, forecast=forecast), False
+    except InfeasibleError:
+        relaxed = spec.model_copy(update={"legal": "report"})
+        return plan_units(rowset, relaxed, fixed=fixed, time_limit=time_limit, forecast=forecast), True
+
+
+def plan_churn(
+    previous: Mapping[tuple[str, ...], int], current: Mapping[tuple[str, ...], int], after_month: str
+) -> Churn:
+    """Churn between two plan tables (`plan_table`): dwellings planned for another convention.
+
+    Only months after `after_month` ("2026-05") are compared: both plans cover them with forecasts.
+    """
+    months = sorted({k[1] for k in (*previous, *current) if k[1] > after_month})
+    keys = {k for k in (*previous, *current) if k[1] in months}
+    diff = sum(abs(current.get(k, 0) - previous.get(k, 0)) for k in keys)
+    planned = sum(v for k, v in current.items() if k[1] in months)
+    return Churn(tuple(int(m[-2:]) for m in months), diff // 2 + diff % 2, planned)
+
+
+def designate(
+    scenario: Scenario,
+    as_of: dt.date,
+    *,
+    model: str | ModelSpec | None = None,
+    with_plan: bool = True,
+    previous_plan: Mapping[tuple[str, ...], int] | None = None,
+    time_limit: float | None = None,
+) -> WeeklyResult:
+    """This week's designations on `as_of`, and the re-planned rest of the year."""
+    from fluxopt.planning import load_spec, plan_rows
+
+    state = weekly_state(scenario, as_of)
+    messages: list[str] = []
+    columns = state.rowset.columns
+    free = state.free
+    week: WeekSolution | None = None
+    chosen = np.zeros(0, dtype=np.int64)
+    if len(free):
+        rowset = _without_ended(state.rowset, free, state.ended)
+        week = solve_week(rowset, state.offered, free, time_limit=time_limit)
+        chosen = week.columns
+    elif as_of == dt.date(scenario.year, 12, 31):
+        messages.append(
+            f"Année {scenario.year} complète : tous les logements libérés sont désignés, rien à désigner."
+        )
+    else:
+        messages.append(f"Aucun logement libre à désigner au {_fr_date(as_of)} (semaine sans vacance).")
+    if state.ignored_vacancies:
+        messages.append(
+            f"{state.ignored_vacancies} libération(s) datée(s) après le {_fr_date(as_of)} : ignorée(s) cette "
+            "semaine, elles seront désignées à leur date."
+        )
+    if state.ended:
+        messages.append(
+            f"Convention(s) terminée(s), plus rien ne leur est désigné : {', '.join(state.ended)}."
+        )
+    this_week = state.offered.copy()
+    this_week[free, chosen] += 1
+    reasons = _reasons(scenario, state, chosen)
+    by_id = {c.id: c for c in scenario.conventions}
+    stock = scenario.stock
+    vac = scenario.vacancies
+    lines = []
+    for k, (u, j) in enumerate(zip(free.tolist(), chosen.tolist(), strict=True)):
+        p = int(state.unit_vacancy[u])
+        d = int(vac.dwelling[p])
+        col = columns[j]
+        conv = by_id.get(col)
+        lines.append(
+            Designation(
+                dwelling=stock.dwelling_id[d],
+                vacancy_date=_day(vac.date[p]),
+                commune=stock.communes[int(stock.commune[d])],
+                typology=TYPOLOGIES[int(stock.typology[d])],
+                convention=col,
+                reservataire=conv.reservataire if conv else BAILLEUR,
+                contingent=scenario.contingent_of(conv).value if conv else "",
+                reason=reasons[k],
+            )
+        )
+    plan: Plan | None = None
+    relaxed = False
+    churn: Churn | None = None
+    if with_plan:
+        spec = model if isinstance(model, ModelSpec) else load_spec(scenario, model)[0]
+        plan, relaxed = _updated_plan(scenario, state, this_week, spec, time_limit)
+        if relaxed:
+            messages.append(
+                "Plan du reste de l'année : les désignations passées rendent une règle légale impossible à "
+                "tenir exactement ; le plan la suit au plus près (voir objectifs.csv, colonne impose)."
+            )
+        if previous_plan is not None:
+            current = plan_table(plan_rows(plan, scenario))
+            churn = plan_churn(previous_plan, current, f"{scenario.year}-{as_of.month:02d}")
+    return WeeklyResult(
+        state=state,
+        designations=tuple(lines),
+        week=week,
+        plan=plan,
+        plan_legal_relaxed=relaxed,
+        churn=churn,
+        messages=tuple(messages),
+    )
+
+
+def plan_table(rows: Iterable[Sequence[object]]) -> dict[tuple[str, ...], int]:
+    """plan.csv rows → {(commune, month, convention): dwellings}.
+
+    Churn is measured at this grain — how many dwellings each convention gets in each commune each month —
+    because the forecast's rounding to cells moves from week to week while what agents follow does not.
+    """
+    out: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        key = (str(row[0]), str(row[-4]), str(row[-3]))
+        out[key] = out.get(key, 0) + int(str(row[-1]))
+    return out
+
+
+def read_plan_table(path: Path) -> dict[tuple[str, ...], int] | None:
+    """A previous plan.csv written by fluxopt (either dialect), or None when absent or unreadable."""
+    import csv
+    import io
+
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    delimiter = ";" if text.split("\n", 1)[0].count(";") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if not rows or rows[0][: len(PLAN_HEADER_START)] != list(PLAN_HEADER_START):
+        return None
+    body = [r for r in rows[1:] if r]
+    # month column: "2026-03"; mois stays text in both dialects
+    try:
+        return plan_table(body)
+    except (ValueError, IndexError):
+        return None
+
+
+PLAN_HEADER_START = ("commune", "typologie", "qpv")
+
+DESIGNATIONS_HEADER = (
+    "logement",
+    "date_liberation",
+    "commune",
+    "typologie",
+    "convention",
+    "reservataire",
+    "contingent_sne",
+    "motif",
+)
+
+
+def write_designations(
+    result: WeeklyResult,
+    scenario: Scenario,
+    out_dir: str | Path,
+    *,
+    dialect: str = "fr",
+    manifest: RunManifest | None = None,
+) -> Path:
+    """designations.csv, the updated plan (plan.csv, objectifs.csv, sequence.csv) and manifest.json,
+    swapped into `out_dir` in one piece: an interrupted run leaves last week's outputs intact."""
+    from fluxopt.io.atomic import atomic_output_dir
+    from fluxopt.io.csvwrite import csv_bytes
+    from fluxopt.planning import OBJECTIVES_HEADER, PLAN_HEADER, SEQUENCE_HEADER, objective_rows, plan_rows
+
+    files: dict[str, bytes] = {
+        "designations.csv": csv_bytes(
+            DESIGNATIONS_HEADER,
+            [
+                (
+                    d.dwelling,
+                    d.vacancy_date,
+                    d.commune,
+                    d.typology,
+                    d.convention,
+                    d.reservataire,
+                    d.contingent,
+                    d.reason,
+                )
+                for d in result.designations
+            ],
+            dialect,  # type: ignore[arg-type]
+        )
+    }
+    if result.plan is not None:
+        plan = result.plan
+        files["plan.csv"] = csv_bytes(PLAN_HEADER, plan_rows(plan, scenario), dialect)  # type: ignore[arg-type]
+        files["objectifs.csv"] = csv_bytes(OBJECTIVES_HEADER, objective_rows(plan), dialect)  # type: ignore[arg-type]
+        files["sequence.csv"] = csv_bytes(
+            SEQUENCE_HEADER,
+            next_sequence_rows(result, scenario),
+            dialect,  # type: ignore[arg-type]
+        )
+    target = Path(out_dir)
+    with atomic_output_dir(target) as staged:
+        for name, data in files.items():
+            staged.write_bytes(name, data)
+        if manifest is not None:
+            manifest.outputs = [*files, "manifest.json"]
+            manifest.results = weekly_results(result)
+            manifest.finish(result.plan.status if result.plan is not None else "designe")
+            staged.write_text("manifest.json", manifest.to_json())
+    return target
+
+
+def next_sequence_rows(result: WeeklyResult, scenario: Scenario) -> list[tuple[object, ...]]:
+    """sequence.csv: per commune, the ordre de passage of the forecast dwellings after `as_of`."""
+    from fluxopt.planning import SEQUENCE_HEADER, sequence_of
+
+    assert len(SEQUENCE_HEADER) == 5
+    plan = result.plan
+    if plan is None:
+        return []
+    future = ~plan.units.realised
+    counts = plan.counts * future[:, None]
+    reservataire = {c.id: c.reservataire for c in scenario.conventions}
+    out: list[tuple[object, ...]] = []
+    for commune, seq in sequence_of(plan.rowset, counts).items():
+        for rank, (month, col) in enumerate(seq, start=1):
+            out.append((commune, rank, f"{scenario.year}-{month:02d}", col, reservataire.get(col, BAILLEUR)))
+    return out
+
+
+def weekly_results(result: WeeklyResult) -> dict[str, Any]:
+    """The figures of the manifest (recomputed from the outputs' data)."""
+    state = result.state
+    counts: dict[str, int] = {}
+    for d in result.designations:
+        counts[d.convention] = counts.get(d.convention, 0) + 1
+    out: dict[str, Any] = {
+        "date": state.as_of.isoformat(),
+        "base_realisee": int(state.rowset.units.total),
+        "logements_libres": len(state.free),
+        "designations_par_convention": dict(sorted(counts.items())),
+        "conventions_terminees": list(state.ended),
+        "messages": list(result.messages),
+    }
+    if result.week is not None:
+        out["semaine"] = {
+            "statut": result.week.status,
+            "objectif_pondere": result.week.objective,
+            "borne": result.week.bound,
+        }
+    if result.plan is not None:
+        from fluxopt.planning import plan_results
+
+        out["plan"] = plan_results(result.plan)
+        out["plan_regles_legales_assouplies"] = result.plan_legal_relaxed
+    if result.churn is not None:
+        out["changement_du_plan"] = {
+            "mois_compares": list(result.churn.compared_months),
+            "logements_changes": result.churn.changed,
+            "logements_prevus": result.churn.planned,
+            "part": result.churn.share,
+        }
+    return out

@@ -16,6 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,8 @@ __all__ = [
     "draw_outcomes",
     "draw_vacancies",
     "replay_year",
+    "report_dict",
+    "report_text",
     "run_rng",
     "simulate",
     "status_on",
@@ -606,3 +609,160 @@ def simulate(
         results=results,
         summaries=summaries,
     )
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+#: French names of the representativeness dimensions in tables
+DIMENSION_FR = {
+    "typologie": "typologie",
+    "financement": "financement",
+    "qpv": "QPV",
+    "commune": "commune",
+    "periode_construction": "période",
+}
+
+
+def _n(x: float, digits: int = 1) -> str:
+    return f"{x:.{digits}f}".replace(".", ",")
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f} %"
+
+
+def report_text(report: SimulationReport) -> str:
+    """The summary `fluxopt simulate` prints: one column per policy, one line per measure (French)."""
+    from fluxopt.policies import POLICY_LABELS
+
+    s = report.settings
+    summaries = report.summaries
+    lines = [
+        f"Simulation de {s.runs} année(s) — {report.scenario} — graine {s.seed}, rotation × {_n(s.turnover_factor, 2)} "
+        f"(base prévue {_n(report.forecast_total, 0)} logements, simulée {_n(summaries[0].vacancies_mean, 0)} en moyenne)",
+        "Écarts en logements, compteur des logements proposés, mesurés sur la base réalisée.",
+        "Politiques : "
+        + " · ".join(f"{x.policy} = {POLICY_LABELS.get(x.policy, x.policy)}" for x in summaries),
+        "",
+    ]
+    header = ["mesure", *(x.policy for x in summaries)]
+    dims = sorted({d for x in summaries for d in x.representativeness})
+    table: list[list[str]] = [
+        ["conventions à ±1 en fin d'année (part des années où toutes le sont)", *(_pct(x.years_all_within_one) for x in summaries)],
+        ["conventions à ±2 en fin d'année (part des années)", *(_pct(x.years_all_within_two) for x in summaries)],
+        ["conventions à ±1 en fin d'année (part des conventions)", *(_pct(x.conventions_within_one) for x in summaries)],
+        ["écart de fin d'année par convention : moyen / pire", *(f"{_n(x.year_end_mean_abs, 2)} / {_n(x.year_end_max_abs, 2)}" for x in summaries)],
+        ["pire écart en cours d'année (fin de semaine) : moyen / pire", *(f"{_n(x.worst_running_mean, 2)} / {_n(x.worst_running_max, 2)}" for x in summaries)],
+        *(
+            [f"représentativité — {DIMENSION_FR.get(d, d)} (plancher {_n(summaries[0].floor.get(d, 0.0))})", *(_n(x.representativeness.get(d, 0.0)) for x in summaries)]
+            for d in dims
+        ),
+        [f"représentativité — total (plancher d'arrondi {_n(summaries[0].floor_total)})", *(_n(x.representativeness_total) for x in summaries)],
+        ["représentativité / plancher", *(_n(x.floor_ratio, 2) for x in summaries)],
+        ["pire ligne en fin d'année : moyenne / pire", *(f"{_n(x.worst_row_mean, 2)} / {_n(x.worst_row_max, 2)}" for x in summaries)],
+        ["années sans ligne à plus de 2 logements", *(_pct(x.years_no_row_over_two) for x in summaries)],
+        ["règles légales non tenues en fin d'année (moyenne)", *(_n(x.legal_breaches_mean) for x in summaries)],
+        ["carences / baux signés au 31/12 (moyenne)", *(f"{_n(x.no_candidate_mean)} / {_n(x.leases_mean, 0)}" for x in summaries)],
+        ["temps par appel hebdomadaire : moyen / 95e centile / max (ms)", *(f"{x.call_mean * 1000:.0f} / {x.call_p95 * 1000:.0f} / {x.call_max * 1000:.0f}" for x in summaries)],
+    ]  # fmt: skip
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+    lines.append("  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    for row in table:
+        lines.append(
+            "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row))
+        )
+    return "\n".join(lines) + "\n"
+
+
+RUNS_HEADER = (
+    "annee_simulee",
+    "politique",
+    "base",
+    "conventions_a_1",
+    "toutes_a_1",
+    "pire_ecart_convention",
+    "pire_ecart_en_cours",
+    "representativite",
+    "plancher",
+    "pire_ligne",
+    "regles_legales_non_tenues",
+    "carences",
+    "baux_signes",
+)
+
+
+def run_rows(report: SimulationReport) -> list[tuple[object, ...]]:
+    """One line per (simulated year, policy) for runs.csv (times excluded: they vary between machines)."""
+    out: list[tuple[object, ...]] = []
+    for r in report.results:
+        out.append(
+            (
+                r.run + 1,
+                r.policy,
+                r.vacancies,
+                round(r.within_one, 6),
+                r.all_within_one,
+                round(float(np.abs(np.asarray(r.year_end)).max()) if r.year_end else 0.0, 6),
+                round(r.worst_running, 6),
+                round(sum(r.representativeness.values()), 6),
+                round(sum(r.floor.values()), 6),
+                round(r.worst_row, 6),
+                r.legal_breaches,
+                r.no_candidate,
+                r.leases,
+            )
+        )
+    return out
+
+
+CONVENTIONS_HEADER = ("politique", "convention", "ecart_moyen_fin_annee", "pire_ecart_fin_annee")
+
+
+def convention_rows(report: SimulationReport) -> list[tuple[object, ...]]:
+    """Year-end deviation per convention and policy, over the runs (conventions.csv)."""
+    out: list[tuple[object, ...]] = []
+    for s in report.summaries:
+        for cid, mean, worst in zip(
+            s.conventions, s.mean_abs_by_convention, s.max_abs_by_convention, strict=True
+        ):
+            out.append((s.policy, cid, round(mean, 6), round(worst, 6)))
+    return out
+
+
+def report_dict(report: SimulationReport) -> dict[str, Any]:
+    """Per-policy figures for the manifest and `--format json` (times kept apart: they vary)."""
+    return {
+        "annees": report.settings.runs,
+        "graine": report.settings.seed,
+        "facteur_rotation": report.settings.turnover_factor,
+        "base_prevue": report.forecast_total,
+        "politiques": {
+            s.policy: {
+                "annees_toutes_conventions_a_1": s.years_all_within_one,
+                "annees_toutes_conventions_a_2": s.years_all_within_two,
+                "conventions_a_1": s.conventions_within_one,
+                "ecart_fin_annee_moyen": s.year_end_mean_abs,
+                "ecart_fin_annee_pire": s.year_end_max_abs,
+                "ecart_en_cours_pire_moyen": s.worst_running_mean,
+                "ecart_en_cours_pire": s.worst_running_max,
+                "representativite_par_dimension": s.representativeness,
+                "plancher_par_dimension": s.floor,
+                "representativite": s.representativeness_total,
+                "plancher": s.floor_total,
+                "representativite_sur_plancher": s.floor_ratio,
+                "pire_ligne_moyenne": s.worst_row_mean,
+                "pire_ligne": s.worst_row_max,
+                "annees_sans_ligne_a_plus_de_2": s.years_no_row_over_two,
+                "regles_legales_non_tenues_moyenne": s.legal_breaches_mean,
+                "carences_moyenne": s.no_candidate_mean,
+                "baux_signes_moyenne": s.leases_mean,
+            }
+            for s in report.summaries
+        },
+    }
+
+
+def timing_dict(report: SimulationReport) -> dict[str, dict[str, float]]:
+    """Seconds per weekly call, per policy (volatile: kept out of the stable figures)."""
+    return {s.policy: {"moyen": s.call_mean, "p95": s.call_p95, "max": s.call_max} for s in report.summaries}
