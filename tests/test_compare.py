@@ -84,6 +84,12 @@ def test_breakdowns_match_a_recount(dimension: str) -> None:
         counted = recount_counted(config, raw, YEAR, as_of, where)[v.convention]
         assert v.target == pytest.approx(target, abs=1e-9), (v.convention, v.value)
         assert v.counted == counted, (v.convention, v.value)
+        dwellings = raw.dwelling()
+        mine = [d for d in raw.designations if d.convention == v.convention and where(dwellings[d.dwelling])]
+        assert v.offered == sum(1 for d in mine if d.date <= as_of)
+        assert v.leases == sum(
+            1 for d in mine if d.status == "bail_signe" and (d.lease_date or d.date) <= as_of
+        )
     # balanced flags come from each convention's `balance` list (none in the factory config)
     assert not any(v.balanced for v in lines)
 
@@ -158,6 +164,8 @@ def test_plan_adds_planned_to_date_and_a_projection(tmp_path: Path) -> None:
     assert al.projected == pytest.approx(counted + (10 - al.planned))
     t3 = next(v for v in result.values if v.convention == "AL-92" and v.value == "T3")
     assert t3.planned == pytest.approx(3)
+    t3_counted = recount_counted(base_config(), raw, YEAR, as_of, lambda d: d.typology == "T3")["AL-92"]
+    assert t3.projected == pytest.approx(t3_counted + 0)  # all 3 planned T3 are before 15 June
     assert result.plan_manifest["statut"] == "optimal"
     ville = next(c for c in result.conventions if c.convention == "VILLE")
     assert ville.planned == pytest.approx(1)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fluxopt.bilan import ActualDesignations, actual_designations
+from fluxopt.bilan import ActualDesignations, Counters, actual_designations
 from fluxopt.domain import BAILLEUR, Dimension, Scenario
 from fluxopt.domain.enums import DesignationStatus
 from fluxopt.domain.tables import STATUSES
@@ -263,6 +263,9 @@ class ValueLine:
     planned: float | None
     counted: int
     counted_leases: int
+    offered: int = 0  # designations to date of dwellings with this value
+    leases: int = 0  # leases signed to date (its own candidates)
+    projected: float | None = None  # counted + what the plan still has for this value
 
     @property
     def gap(self) -> float:
@@ -374,10 +377,13 @@ class Comparison:
                 v.base,
                 round(v.target, 2),
                 None if v.planned is None else round(v.planned, 2),
+                v.offered,
                 v.counted,
+                v.leases,
                 v.counted_leases,
                 round(v.gap, 2),
                 v.gap_pct,
+                None if v.projected is None else round(v.projected, 2),
             )
             for v in self.values
         )
@@ -393,10 +399,13 @@ class Comparison:
                 Column("Base réalisée à date", "int"),
                 Column("Objectif à date", "float"),
                 Column("Prévu à date (plan)", "float"),
+                Column("Proposés", "int"),
                 Column("Imputés", "int"),
+                Column("Baux signés", "int"),
                 Column("Baux imputés", "int"),
                 Column("Écart (logements)", "float"),
                 Column("Écart (%)", "pct"),
+                Column("Projection fin d'année", "float"),
             ),
             rows=rows,
             notes=(
@@ -476,8 +485,11 @@ class Comparison:
                     "base_realisee": v.base,
                     "objectif": r(v.target),
                     "prevu": r(v.planned),
+                    "proposes": v.offered,
                     "imputes": v.counted,
+                    "baux_signes": v.leases,
                     "baux_imputes": v.counted_leases,
+                    "projection_fin_annee": r(v.projected),
                     "ecart": r(v.gap),
                     "ecart_pct": r(v.gap_pct),
                 }
@@ -609,9 +621,12 @@ def compare(scenario: Scenario, as_of: dt.date | None = None, plan: PlanView | N
             )
         )
     dim_order = [d.value for d in Dimension]
+    raw_by_value = _raw_by_value(actual, raw)
     for r in rowset.rows:
         if r.kind is not RowKind.REPRESENTATIVENESS:
             continue
+        planned_v = plan.planned_through(r.convention, year, day, r.dimension, r.value) if plan else None
+        raw_v = raw_by_value.get((r.convention, r.dimension, r.value), (0, 0))
         values.append(
             ValueLine(
                 convention=r.convention,
@@ -621,9 +636,18 @@ def compare(scenario: Scenario, as_of: dt.date | None = None, plan: PlanView | N
                 balanced=r.dimension in balanced.get(r.convention, set()),
                 base=r.base,
                 target=r.target,
-                planned=plan.planned_through(r.convention, year, day, r.dimension, r.value) if plan else None,
+                planned=planned_v,
                 counted=_whole(counted[r.index]),
                 counted_leases=_whole(counted_leases[r.index]),
+                offered=raw_v[0],
+                leases=raw_v[1],
+                projected=(
+                    _whole(counted[r.index])
+                    + plan.planned_year(r.convention, r.dimension, r.value)
+                    - planned_v
+                    if plan is not None and planned_v is not None
+                    else None
+                ),
             )
         )
     values.sort(key=lambda v: (order.index(v.convention), dim_order.index(v.dimension), _value_rank(v)))
@@ -677,6 +701,28 @@ def plan_mismatch(scenario: Scenario, plan: PlanView) -> tuple[str, ...]:
         if name not in actuals and now is not None and now != digest:
             out.append(name)
     return tuple(out)
+
+
+def _raw_by_value(actual: ActualDesignations, raw: Counters) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(convention, dimension, value) → (offered, leases signed) to date, from the designations."""
+    from fluxopt.domain.enums import QPV_LABELS
+    from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES
+
+    labels: dict[str, tuple[npt.NDArray[np.integer], tuple[str, ...]]] = {
+        Dimension.TYPOLOGY.value: (actual.typology, TYPOLOGIES),
+        Dimension.FINANCING.value: (actual.financing, FINANCINGS),
+        Dimension.QPV.value: (actual.qpv.astype(np.int8), QPV_LABELS),
+        Dimension.COMMUNE.value: (actual.commune, actual.communes),
+        Dimension.CONSTRUCTION_PERIOD.value: (actual.period, PERIODS),
+    }
+    out: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for i in np.flatnonzero(raw.offered | raw.leases):
+        conv = actual.holders[int(actual.holder[i])].convention
+        for dim, (codes, names) in labels.items():
+            key = (conv, dim, names[int(codes[i])])
+            o, le = out.get(key, (0, 0))
+            out[key] = (o + int(raw.offered[i]), le + int(raw.leases[i]))
+    return out
 
 
 def _whole(x: float) -> int:

@@ -295,9 +295,17 @@ def render_html(data: ReportData) -> str:
         commune_map = _value_matrix(comp, ["commune"], order)
 
     value_table = comp.value_table()
+    i_base, i_gap = (
+        value_table.headers.index("Base réalisée à date"),
+        value_table.headers.index("Écart (logements)"),
+    )
+
+    def number(cell: Cell) -> float:
+        return float(cell) if isinstance(cell, int | float) else 0.0
+
     ranked = sorted(
-        (r for r in value_table.rows if isinstance(r[5], int) and r[5] > 0),
-        key=lambda r: (-abs(float(r[10] or 0.0)), str(r[0]), str(r[2]), str(r[3])),  # type: ignore[arg-type]
+        (r for r in value_table.rows if number(r[i_base]) > 0),
+        key=lambda r: (-abs(number(r[i_gap])), str(r[0]), str(r[2]), str(r[3])),
     )
     worst_rows = tuple(ranked[:15])
     worst_table = Table("pires", "Les plus grands écarts", value_table.columns, worst_rows)
@@ -355,9 +363,7 @@ def render_html(data: ReportData) -> str:
                 group_by="Réservataire",
                 group_labels={rid: f"{name} ({rid})" for rid, name in names.items()} | {BAILLEUR: "Bailleur"},
             ),
-            "worst": html_table(
-                worst_table, drop=("Réservataire", "Prévu à date (plan)") if no_plan else ("Réservataire",)
-            ),
+            "worst": html_table(worst_table, drop=("Réservataire", *plan_columns)),
             "obligations": html_table(data.kpis.table()),
             "sequence": html_table(data.sequence) if data.sequence is not None else None,
         },
