@@ -345,7 +345,10 @@ def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) 
             if sum(1 for c in scenario.conventions if c.reservataire == by_id[col].reservataire) > 1:
                 who = f"{who} ({col})"
             verb = "proposés"
-        text = f"{who} : {round(float(count[total]))} {verb} pour un objectif à date de {_fr_num(targets[total])}"
+        n = round(float(count[total]))
+        text = (
+            f"{who} : {n} {verb if n > 1 else verb[:-1]} pour un objectif à date de {_fr_num(targets[total])}"
+        )
         behind = []
         for r in index.members(u, j).tolist():
             row = rowset.rows[r]
