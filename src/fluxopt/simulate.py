@@ -273,6 +273,7 @@ class SimulationSettings:
     turnover_factor: float = 1.0  # actual turnover / forecast turnover (1.2 = 20 % more departures)
     jobs: int = 1  # worker processes (runs are independent; results do not depend on it)
     delays: OutcomeDelays = OUTCOME_DELAYS
+    trace: bool = False  # keep each dwelling's designation in the results (tests, audits)
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,9 @@ class RunResult:
     no_candidate: int  # carences during the year
     leases: int  # leases signed by 31 December (candidates of the holder, or the landlord's)
     call_seconds: tuple[float, ...]  # time of each weekly call
+    trace: tuple[
+        tuple[str, str, str], ...
+    ] = ()  # with `trace`: (dwelling id, column, designation day) per unit
 
     @property
     def within_one(self) -> float:
@@ -361,7 +365,7 @@ def replay_year(
         settings.turnover_factor,
     )
     simulated = _simulated_scenario(scenario, draw)
-    units, _ = units_from_vacancies(simulated)
+    units, unit_vacancy = units_from_vacancies(simulated)
     rowset = build_rows(simulated, units, pacing=False)
     index = RowIndex.of(rowset)
     n_units = len(units)
@@ -439,6 +443,16 @@ def replay_year(
                 no_candidate=carences,
                 leases=leases,
                 call_seconds=tuple(seconds),
+                trace=tuple(
+                    (
+                        scenario.stock.dwelling_id[int(simulated.vacancies.dwelling[int(v)])],
+                        columns[int(column[u])],
+                        str(designated_on[u]),
+                    )
+                    for u, v in enumerate(unit_vacancy.tolist())
+                )
+                if settings.trace
+                else (),
             )
         )
     return results
