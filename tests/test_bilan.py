@@ -16,7 +16,13 @@ from fluxopt.errors import InputError
 from report_factories import Raw, RawDesignation, base_config, build, rich_scenario
 
 YEAR = 2026
-COUNTS_NO_CANDIDATE = {"ETAT-PRIO-92": True, "ETAT-FONC-92": True, "AL-92": False, "AL-93": False, "EMP-P25": False}
+COUNTS_NO_CANDIDATE = {
+    "ETAT-PRIO-92": True,
+    "ETAT-FONC-92": True,
+    "AL-92": False,
+    "AL-93": False,
+    "EMP-P25": False,
+}
 CONTINGENT = {
     "ETAT-PRIO-92": "etat_prioritaires",
     "ETAT-FONC-92": "etat_fonctionnaires",
@@ -79,7 +85,16 @@ def test_totals_per_convention_match_a_recount() -> None:
     report = annual_report(scenario, YEAR)
     expected = recount(raw, YEAR, lambda des, _: des.convention)
     got = {t.holder.convention: t.counts.cells() for t in report.totals}
-    assert set(got) == {"ETAT-PRIO-92", "ETAT-FONC-92", "AL-92", "AL-93", "VILLE", "CD93", "EMP-P25", "BAILLEUR"}
+    assert set(got) == {
+        "ETAT-PRIO-92",
+        "ETAT-FONC-92",
+        "AL-92",
+        "AL-93",
+        "VILLE",
+        "CD93",
+        "EMP-P25",
+        "BAILLEUR",
+    }
     for conv, cells in got.items():
         assert cells == as_tuple(expected.get(conv, Counter())), conv
     # Hand-checked anchors: AL-92 offered 5 in 2026 (one lease falls in 2027), a carence and a repris not counted.
