@@ -347,27 +347,32 @@ def test_check_false_skips_rules_but_not_reading(base_scenario: Path) -> None:
 def test_model_by_path_inside_the_folder(base_scenario: Path) -> None:
     scenario = load_scenario(base_scenario, warn=quiet)
     ref = load_model_ref(scenario)
-    assert ref.name == "modele" and ref.data == {"name": "test"}
+    assert ref.name == "modele" and ref.data["name"] == "test"
     assert ref.sha256 == scenario.input_hashes["modele.toml"]
 
 
 def test_model_by_shipped_name_beside_the_scenario(base_scenario: Path) -> None:
     models = base_scenario / "models"
     models.mkdir()
-    (models / "maison.toml").write_text('name = "maison"\n', encoding="utf-8")
+    (models / "maison.toml").write_text(
+        'name = "maison"\n[[levels]]\nname = "totaux"\nrows = ["total"]\n', encoding="utf-8"
+    )
     toml = base_scenario / "scenario.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace('model = "modele.toml"', 'model = "maison"'),
         encoding="utf-8",
     )
     scenario = load_scenario(base_scenario, warn=quiet)
-    assert load_model_ref(scenario).data == {"name": "maison"}
+    assert load_model_ref(scenario).data["name"] == "maison"
     assert "maison" in shipped_models(base_scenario)
 
 
 def test_model_file_with_syntax_error(base_scenario: Path) -> None:
     (base_scenario / "modele.toml").write_text("name = \n", encoding="utf-8")
-    scenario = load_scenario(base_scenario, warn=quiet)
+    with pytest.raises(InputError) as refused:  # validate() reads the model as plan will
+        load_scenario(base_scenario, warn=quiet)
+    assert refused.value.problems[0].render().startswith("modele.toml:1: syntaxe TOML invalide")
+    scenario = load_scenario(base_scenario, check=False, warn=quiet)
     with pytest.raises(InputError) as raised:
         load_model_ref(scenario)
     assert raised.value.problems[0].render().startswith("modele.toml:1: syntaxe TOML invalide")

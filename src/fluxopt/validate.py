@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -22,8 +23,8 @@ from fluxopt.domain.tables import (
     TYPOLOGIES,
     departement_of,
 )
-from fluxopt.errors import Problem
-from fluxopt.io.config import key_lines
+from fluxopt.errors import InputError, Problem
+from fluxopt.io.config import _french, _shown, key_lines, line_of, parse_toml, render_loc
 from fluxopt.io.scenario import SCENARIO_FILE, resolve_model
 from fluxopt.summary import coverage, flux_cells, is_prefet, is_state_employees
 
@@ -34,7 +35,7 @@ RESERVED_MAX = 100.0
 _EPS = 1e-9
 
 RULES: dict[str, str] = {
-    "model_unknown": "le modèle d'optimisation nommé existe",
+    "model_unknown": "le modèle d'optimisation nommé existe et se lit (syntaxe, encodage, champs)",
     "reservataire_duplicate": "identifiants de réservataires uniques",
     "convention_duplicate": "identifiants de conventions uniques",
     "convention_unknown_reservataire": "une convention nomme un réservataire déclaré",
@@ -123,12 +124,54 @@ def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE) -> list[Problem
 # --------------------------------------------------------------------------------------------------
 
 
+def model_problems(path: Path) -> list[Problem]:
+    """What `fluxopt plan` would refuse in a model file, located at its lines, in French.
+
+    The file is read with the scenario's TOML guards (size, encoding, nesting) and checked against the
+    planner's `ModelSpec`, so a scenario said valid never fails later on its own model.
+    """
+    from pydantic import ValidationError
+
+    from fluxopt.domain.model_spec import ModelSpec
+
+    display = path.name
+    try:
+        raw, text = parse_toml(path, display)
+    except InputError as error:
+        return list(error.problems)
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(raw.get("model"), dict) and len(raw) == 1:
+        raw, prefix = raw["model"], ("model",)  # the shipped files put everything under [model]
+    try:
+        ModelSpec.model_validate(raw)
+    except ValidationError as error:
+        lines = key_lines(text)
+        out: list[Problem] = []
+        for item in error.errors(include_url=False):
+            loc = (*prefix, *(p for p in item.get("loc", ()) if isinstance(p, str | int)))
+            out.append(
+                Problem(
+                    display,
+                    line_of(loc, lines),
+                    render_loc(loc) or None,
+                    f"modèle d'optimisation : {_french(item)}",
+                    _shown(item.get("input")) if item.get("type") != "missing" else None,
+                )
+            )
+        return out
+    except RecursionError:
+        return [Problem(display, None, None, "structure TOML trop profondément imbriquée")]
+    return []
+
+
 def _config_rules(scenario: Scenario, report: _Report) -> None:
     config = scenario.config
     year = scenario.year
-    _, why = resolve_model(scenario.folder, config.scenario.model)
+    model_path, why = resolve_model(scenario.folder, config.scenario.model)
     if why:
         report.toml(("scenario", "model"), "scenario.model", why, config.scenario.model)  # model_unknown
+    elif model_path is not None:
+        report.problems.extend(model_problems(model_path))  # model_unknown: a model plan cannot read
     seen: dict[str, int] = {}
     for i, r in enumerate(config.reservataires):
         if r.id in seen:  # reservataire_duplicate
