@@ -129,8 +129,9 @@ def test_replanning_with_no_new_facts_changes_nothing_and_churn_is_measured(tmp_
     assert result.exit_code == 0
     assert (out / "designations.csv").read_bytes() == first
     churn = json.loads((out / "manifest.json").read_text())["resultats"]["changement_du_plan"]
-    assert churn["logements_changes"] == 0 and churn["logements_prevus"] > 0
-    assert "0 logement(s) changent de convention" in result.output
+    assert churn["logements_changes_par_mois"] == 0 and churn["logements_changes_sur_l_annee"] == 0
+    assert churn["logements_prevus"] > 0
+    assert "0 changent de convention" in result.output
 
 
 def test_plan_churn_counts_dwellings_moved_between_conventions() -> None:

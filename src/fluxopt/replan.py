@@ -158,7 +158,11 @@ def solve_week(
     if outcome.values is None:  # pragma: no cover - every allocation is feasible without hard rows
         raise NoSolutionError(f"Aucune désignation trouvée pour la semaine ({outcome.status.value}).")
     x = np.rint(outcome.values[model.x]).astype(np.int64)
-    weighted = float((weights * row_deviations(problem, x)).sum())
+    dev = row_deviations(problem, x)
+    excess = np.array([r.kind in EXCESS_KINDS for r in problem.rows], dtype=bool)
+    weighted = float(
+        (weights * dev).sum() + EXCESS_WEIGHT * (weights * np.maximum(dev - 1.0, 0.0))[excess].sum()
+    )
     return WeekSolution(
         columns=allocate_units(problem, x, free_units),
         status=outcome.status.value,
@@ -223,15 +227,24 @@ class Designation:
 
 @dataclass(frozen=True)
 class Churn:
-    """How much of the rest-of-year plan changed since the previous week's plan (same months only)."""
+    """How much of the rest-of-year plan changed since the previous week's plan (same months only).
+
+    Two grains: per commune × convention over the compared months (what each réservataire is promised
+    for the rest of the year), and per commune × month × convention (the order agents follow).
+    """
 
     compared_months: tuple[int, ...]
-    changed: int  # dwellings planned for another convention (½ Σ |new − old|)
+    changed: int  # dwellings moved to another convention or month (½ Σ |new − old| per commune × month)
+    changed_year: int  # dwellings moved to another convention over the compared months (per commune)
     planned: int  # dwellings planned in the compared months (new plan)
 
     @property
     def share(self) -> float:
         return self.changed / self.planned if self.planned else 0.0
+
+    @property
+    def share_year(self) -> float:
+        return self.changed_year / self.planned if self.planned else 0.0
 
 
 @dataclass(frozen=True)
@@ -392,15 +405,29 @@ def _updated_plan(
 def plan_churn(
     previous: Mapping[tuple[str, ...], int], current: Mapping[tuple[str, ...], int], after_month: str
 ) -> Churn:
-    """Churn between two plan tables (`plan_table`): dwellings planned for another convention.
+    """Churn between two plan tables (`plan_table`): dwellings planned for another convention (or month).
 
     Only months after `after_month` ("2026-05") are compared: both plans cover them with forecasts.
     """
+
+    def half_l1(a: Mapping[tuple[str, ...], int], b: Mapping[tuple[str, ...], int]) -> int:
+        diff = sum(abs(a.get(k, 0) - b.get(k, 0)) for k in {*a, *b})
+        return diff // 2 + diff % 2
+
     months = sorted({k[1] for k in (*previous, *current) if k[1] > after_month})
-    keys = {k for k in (*previous, *current) if k[1] in months}
-    diff = sum(abs(current.get(k, 0) - previous.get(k, 0)) for k in keys)
-    planned = sum(v for k, v in current.items() if k[1] in months)
-    return Churn(tuple(int(m[-2:]) for m in months), diff // 2 + diff % 2, planned)
+    prev = {k: v for k, v in previous.items() if k[1] in months}
+    cur = {k: v for k, v in current.items() if k[1] in months}
+    prev_year: dict[tuple[str, ...], int] = {}
+    cur_year: dict[tuple[str, ...], int] = {}
+    for table, year in ((prev, prev_year), (cur, cur_year)):
+        for (commune, _, convention), n in table.items():
+            year[(commune, convention)] = year.get((commune, convention), 0) + n
+    return Churn(
+        compared_months=tuple(int(m[-2:]) for m in months),
+        changed=half_l1(cur, prev),
+        changed_year=half_l1(cur_year, prev_year),
+        planned=sum(cur.values()),
+    )
 
 
 def designate(
@@ -639,8 +666,10 @@ def weekly_results(result: WeeklyResult) -> dict[str, Any]:
     if result.churn is not None:
         out["changement_du_plan"] = {
             "mois_compares": list(result.churn.compared_months),
-            "logements_changes": result.churn.changed,
+            "logements_changes_par_mois": result.churn.changed,
+            "logements_changes_sur_l_annee": result.churn.changed_year,
             "logements_prevus": result.churn.planned,
-            "part": result.churn.share,
+            "part_par_mois": result.churn.share,
+            "part_sur_l_annee": result.churn.share_year,
         }
     return out

@@ -126,9 +126,14 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         )
         if result.churn is not None:
             c = result.churn
+
+            def pct(x: float) -> str:
+                return f"{x * 100:.1f}".replace(".", ",")
+
             click.echo(
-                f"Plan du reste de l'année : {c.changed} logement(s) changent de convention sur {c.planned} "
-                f"prévus ({f'{c.share * 100:.1f}'.replace('.', ',')} %) depuis le plan précédent.",
+                f"Plan du reste de l'année depuis le plan précédent, sur {c.planned} logements prévus : "
+                f"{c.changed_year} changent de convention ({pct(c.share_year)} %), {c.changed} de convention "
+                f"ou de mois ({pct(c.share)} %).",
                 err=True,
             )
 
