@@ -83,6 +83,11 @@ def test_free_dwellings_get_an_eligible_convention_and_a_reason_a_person_can_che
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["commande"] == "designate"
     assert manifest["resultats"]["logements_libres"] == 3
+    # both counters (domain.md §4), by hand: the préfet's and Malakoff's leases are signed before 5 April
+    counters = manifest["resultats"]["compteurs_a_date"]
+    assert counters["ETAT-PRIO-92"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.75}
+    assert counters["MALAKOFF"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.4}
+    assert counters["AL-92"]["proposes"] == 0 and counters[BAILLEUR]["proposes"] == 2
     assert {"designations.csv", "plan.csv", "objectifs.csv", "sequence.csv", "manifest.json"} <= {
         p.name for p in out.iterdir()
     }

@@ -638,6 +638,22 @@ def next_sequence_rows(result: WeeklyResult, scenario: Scenario) -> list[tuple[o
     return out
 
 
+def _counters(state: WeeklyState) -> dict[str, dict[str, float]]:
+    """Both counters of every column on `as_of` (before this week), beside its target on the base to date."""
+    rowset = state.rowset
+    offered = rowset.counts(state.offered)
+    leases = rowset.counts(state.leases)
+    out: dict[str, dict[str, float]] = {}
+    for row in rowset.rows:
+        if row.kind is RowKind.TOTAL:
+            out[row.convention] = {
+                "proposes": float(offered[row.index]),
+                "baux_signes": float(leases[row.index]),
+                "objectif_a_date": row.target,
+            }
+    return dict(sorted(out.items()))
+
+
 def weekly_results(result: WeeklyResult) -> dict[str, Any]:
     """The figures of the manifest (recomputed from the outputs' data)."""
     state = result.state
@@ -650,6 +666,7 @@ def weekly_results(result: WeeklyResult) -> dict[str, Any]:
         "logements_libres": len(state.free),
         "designations_par_convention": dict(sorted(counts.items())),
         "conventions_terminees": list(state.ended),
+        "compteurs_a_date": _counters(state),
         "messages": list(result.messages),
     }
     if result.week is not None:
