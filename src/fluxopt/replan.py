@@ -126,6 +126,9 @@ def solve_week(
     cut) over every non-pacing row; the objective is recomputed from the chosen designations.
     """
     start = time.perf_counter()
+    undecided = np.flatnonzero(np.asarray(fixed).sum(axis=1) == 0)
+    if not np.array_equal(undecided, np.sort(free_units)):
+        raise ValueError("free_units must be exactly the units without a fixed designation")
     problem = build_annual(rowset, fixed)
     weights = np.array([WEEKLY_WEIGHTS.get(r.kind, 0.0) for r in problem.rows], dtype=np.float64)
     soft = {i for i, w in enumerate(weights) if w > 0}
