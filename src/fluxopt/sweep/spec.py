@@ -9,6 +9,7 @@ runs = 0                         # Monte-Carlo years per variant (--runs overrid
 model = "minimum-legal"          # optional: model of the variants that name none (default: the base's)
 time_limit = 20                  # optional: seconds per variant plan (default: the model's)
 replay = "simple"                # Monte-Carlo replay: "simple" (fast) or "fluxopt" (weekly re-planning)
+pacing = false                   # true: also pace each variant's plan month by month (slower)
 
 [[variants]]
 id = "demandes"
@@ -90,6 +91,7 @@ class SweepInfo(_Strict):
     model: str | None = None  # optimisation model of every variant that names none (default: the base's)
     time_limit: float | None = Field(default=None, gt=0, le=3600)  # seconds per variant plan
     replay: Literal["simple", "fluxopt"] = "simple"  # Monte-Carlo replay (see fluxopt.sweep.montecarlo)
+    pacing: bool = False  # also pace each plan month by month (slower; the sweep compares years)
 
 
 class LegalSwitch(_Strict):

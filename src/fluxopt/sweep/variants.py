@@ -204,6 +204,10 @@ def apply_variant(
     except FluxoptError as error:
         add(("model",) if v.model is not None else (), f"modèle d'optimisation : {error.render()}")
         return None
+    if not sweep.info.pacing:  # a sweep compares years: the monthly pacing stage is left to `fluxopt plan`
+        model_spec = model_spec.model_copy(
+            update={"pacing": model_spec.pacing.model_copy(update={"enabled": False})}
+        )
     return PreparedVariant(
         v.id, v.label, config, 1.0 + v.turnover / 100.0, spec.line, model_spec.model_dump(mode="json")
     )
@@ -299,7 +303,8 @@ def summarise_variant(
 
     forecast = cached_forecast(scenario, turnover_multiplier)
     units = units_from_forecast(forecast)
-    rowset = build_rows(scenario, units)
+    pacing = bool(model is not None and model.get("pacing", {}).get("enabled", True))
+    rowset = build_rows(scenario, units, pacing=pacing)
     planned: np.ndarray | None = None
     plan_info: dict[str, Any] | None = None
     deviation: np.ndarray | None = None
