@@ -277,3 +277,23 @@ def test_shipped_negotiation_sweep_is_valid_and_applies_to_cap_habitat() -> None
     shares = {c["id"]: c["share"] for c in prepared["demandes"].config["conventions"]}
     assert shares["AL-92"] == shares["AL-94"] == 28 and shares["COM-92036"] == 20
     assert prepared["demandes-rotation-basse"].turnover_multiplier == pytest.approx(0.9)
+
+
+def test_serial_local_and_dask_sweeps_write_identical_results(mini: Path) -> None:
+    pytest.importorskip("distributed")
+    path = sweep_file(
+        mini,
+        '[[variants]]\nid = "actuel"\n\n[[variants]]\nid = "al-30"\nshares = { "AL-92" = 30 }\nturnover = "+10 %"\n',
+    )
+    written = {}
+    for engine in ("serial", "local", "dask"):
+        out = mini.parent / engine
+        outcome = run_sweep(path, out_dir=out, runs=30, engine=engine, workers=2)
+        assert not outcome.failed and len(outcome.engine.computed) == 2 + 2 * 2
+        written[engine] = {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name not in ("execution.json", "balayage.xlsx")
+        }
+    assert written["serial"] == written["local"] == written["dask"]
+    assert "taches/mc-al-30-000025.json" in written["serial"]
