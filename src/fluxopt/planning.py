@@ -34,6 +34,7 @@ from fluxopt.manifest import RunManifest, sha256_bytes
 from fluxopt.model.annual import LevelResult, Progress, settings_from_spec, solve_annual
 from fluxopt.model.builder import INF, AnnualProblem, build_annual, build_linear
 from fluxopt.model.months import split_months
+from fluxopt.model.polish import polish_pacing
 from fluxopt.model.result import STATUS_FR, Plan
 from fluxopt.model.solver import Interrupt, Status, solve
 from fluxopt.rows import BAILLEUR, Row, RowKind, RowSet, Sense, build_rows, units_from_forecast
@@ -199,6 +200,23 @@ def plan_units(
             "modèle « minimum-legal »."
         )
     counts = split_months(problem, solution.x, pacing=spec.pacing.enabled)
+    if spec.pacing.enabled:
+        kinds = {
+            RowKind(k): i
+            for i, lv in enumerate(spec.levels, start=1)
+            for k in lv.rows
+            if lv.objective == "sum"
+        }
+        kinds[RowKind.PACING] = len(spec.levels) + 1
+        caps = {
+            RowKind(k): lvr.value
+            for lv, lvr in zip(spec.levels, solution.levels, strict=False)
+            if lv.objective == "max"
+            for k in lv.rows
+        }
+        counts, _stats = polish_pacing(
+            rowset, counts, problem.fixed, kinds, hard=spec.legal == "hard", caps=caps
+        )
     t2 = time.perf_counter()
     evaluation = rowset.evaluate(counts)
     bad = rowset.hard_violations(evaluation) if spec.legal == "hard" else []

@@ -21,7 +21,10 @@ import numpy.typing as npt
 from fluxopt.domain.model_spec import ModelSpec
 from fluxopt.model.builder import INF, AnnualModel, AnnualProblem, build_linear
 from fluxopt.model.solver import Backend, SolveOutcome, SolveSettings, Status, solve
-from fluxopt.rows import Row, RowKind, deviation
+from fluxopt.rows import BAILLEUR, Row, RowKind, deviation
+
+#: above this many variables, the annual model is solved by LP rounding instead of exact levels
+EXACT_MAX_VARS = 12_000
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -155,6 +158,8 @@ def solve_annual(
     if settings.log is None and progress is not None:
         settings.log = progress.on_log
     x = hint.copy() if hint is not None else None
+    if problem.n_vars > EXACT_MAX_VARS and spec.mode == "lexicographic" and soft:
+        return _solve_large(problem, model, levels, settings, deadline, hard)
     results: list[LevelResult] = []
     # auxiliary "max" variables per max-level
     if spec.mode == "weighted":
@@ -208,6 +213,260 @@ def solve_annual(
         "interrupted" if settings.interrupt.triggered else "feasible"
     )  # fmt: skip
     assert x is not None
+    return AnnualSolution(x, tuple(results), overall, None)
+
+
+def lp_round(
+    problem: AnnualProblem,
+    model: AnnualModel,
+    levels: list[tuple[Any, list[int]]],
+    settings: SolveSettings,
+    deadline: float,
+) -> tuple[IntArray | None, float | None]:
+    """Weighted LP relaxation (levels 100× apart, interior point + crossover), rounded per block.
+
+    On these problems the LP with the rounding cut is nearly integral (a few % of fractional
+    variables); each block keeps the floors of its values and its remaining dwellings go to the
+    largest fractional parts. Returns the plan and the LP's weighted optimum.
+    """
+    weights: dict[int, float] = {}
+    for depth, (lv, positions) in enumerate(levels):
+        w = float(100 ** (len(levels) - 1 - depth))
+        if lv.objective == "max":
+            continue
+        for i in positions:
+            weights[model.dev[i]] = weights.get(model.dev[i], 0.0) + w
+    if not weights:
+        return None, None
+    integer = [part.copy() for part in model.lp.integer]
+    try:
+        for part in model.lp.integer:
+            part[:] = False
+        relaxed = solve(
+            model.lp,
+            weights,
+            settings,
+            time_limit=max(0.1, (deadline - time.perf_counter()) * 0.6),
+            lp_algorithm="ipm",
+        )
+    finally:
+        model.lp.integer = integer
+    if relaxed.values is None:
+        return None, None
+    values = relaxed.values[model.x]
+    x = flow_round(problem, values)
+    x = _fix_state_employees(problem, x, values)
+    return x, relaxed.bound
+
+
+def flow_round(problem: AnnualProblem, values: FloatArray) -> IntArray:
+    """Round an LP allocation by min-cost flow: every variable, every block, every convention's total
+    and the préfet's count per commune and per commune × QPV stay at the floor or ceiling of their LP
+    value (a laminar family, hence a network), so the legal rows the LP met stay met."""
+    from fluxopt.model.flow import SoftFlow
+
+    rowset = problem.rowset
+    units = rowset.units
+    cols = rowset.columns
+    first_unit = np.full(problem.blocks.n, -1, dtype=np.int64)
+    inside = np.flatnonzero(problem.blocks.of_unit >= 0)[::-1]
+    first_unit[problem.blocks.of_unit[inside]] = inside
+    b_commune = units.commune[first_unit]
+    b_qpv = units.qpv[first_unit].astype(np.int64)
+    prefet_of_col = np.full(len(cols), -1, dtype=np.int64)
+    prefets: list[str] = []
+    for r in problem.rows:
+        if r.hard and r.rule == "prefet_uniforme":
+            if r.convention not in prefets:
+                prefets.append(r.convention)
+            _, members = rowset.members(r)
+            prefet_of_col[members] = prefets.index(r.convention)
+    net = SoftFlow()
+    sink = int(net.nodes(1)[0])
+    b_nodes = net.nodes(problem.blocks.n)
+    c_nodes = net.nodes(len(cols))
+    n_comm = len(units.communes)
+    p_comm = net.nodes(max(1, len(prefets) * n_comm))
+    p_comm_qpv = net.nodes(max(1, len(prefets) * n_comm * 2))
+    vb, vc = problem.var_block, problem.var_col
+    pref = prefet_of_col[vc]
+    is_p = pref >= 0
+    pc = pref * n_comm + b_commune[vb]
+    pcq = pc * 2 + b_qpv[vb]
+    head = np.where(is_p, p_comm_qpv[np.where(is_p, pcq, 0)], c_nodes[vc])
+    var_edges = net.soft_edges(b_nodes[vb], head, values, hard_max=problem.blocks.free[vb])
+    # préfet: (commune, qpv) → commune → sink; others: column → sink
+    if is_p.any():
+        sums_q = np.bincount(pcq[is_p], weights=values[is_p], minlength=len(p_comm_qpv))
+        used_q = np.flatnonzero(np.bincount(pcq[is_p], minlength=len(p_comm_qpv)))
+        net.soft_edges(p_comm_qpv[used_q], p_comm[used_q // 2], sums_q[used_q])
+        sums_c = np.bincount(pc[is_p], weights=values[is_p], minlength=len(p_comm))
+        used_c = np.flatnonzero(np.bincount(pc[is_p], minlength=len(p_comm)))
+        net.soft_edges(p_comm[used_c], np.full(len(used_c), sink), sums_c[used_c])
+    other = ~is_p
+    sums_k = np.bincount(vc[other], weights=values[other], minlength=len(cols))
+    used_k = np.flatnonzero(np.bincount(vc[other], minlength=len(cols)))
+    net.soft_edges(c_nodes[used_k], np.full(len(used_k), sink), sums_k[used_k])
+    total = int(problem.blocks.free.sum())
+    for b in np.flatnonzero(problem.blocks.free).tolist():
+        net.add_supply(int(b_nodes[b]), int(problem.blocks.free[b]))
+    net.add_supply(sink, -total)
+    return net.solve()[var_edges].astype(np.int64)
+
+
+def _fix_state_employees(problem: AnnualProblem, x: IntArray, values: FloatArray) -> IntArray:
+    """The State-employee ceiling (≤ 5 % per département) is not in the rounding's network: move any
+    excess dwelling to another préfet convention of the same block (the préfet's counts per commune,
+    hence the other legal rows, do not move), taking first those the LP least wanted."""
+    x = x.copy()
+    rowset = problem.rowset
+    counts = plan_counts_from_x(problem, x)
+    prefet_cols: dict[str, set[int]] = {}
+    for r in problem.rows:
+        if r.hard and r.rule == "prefet_uniforme":
+            prefet_cols.setdefault(r.convention, set()).update(rowset.members(r)[1].tolist())
+    for pos, r in enumerate(problem.rows):
+        if not (r.hard and r.rule == "fonctionnaires"):
+            continue
+        _, hi = r.admissible()
+        excess = round(counts[pos]) - hi
+        if excess <= 0:
+            continue
+        in_row = problem.term_var[problem.term_row == pos]
+        others = prefet_cols.get(r.convention, set()) - set(rowset.members(r)[1].tolist())
+        by_block = {
+            (int(b), int(k)): v
+            for v, (b, k) in enumerate(zip(problem.var_block, problem.var_col, strict=True))
+        }
+        candidates = sorted(in_row[x[in_row] > 0].tolist(), key=lambda v: (values[v] - x[v], v))
+        for v in candidates:
+            if excess <= 0:
+                break
+            b = int(problem.var_block[v])
+            targets = [by_block[(b, k)] for k in sorted(others) if (b, k) in by_block]
+            if not targets:
+                continue
+            w = max(targets, key=lambda t: (values[t] - x[t], -t))
+            x[v] -= 1
+            x[w] += 1
+            excess -= 1
+    return x
+
+
+def repair_hard(problem: AnnualProblem, x: IntArray, settings: SolveSettings, hard: set[int]) -> IntArray:
+    """Bring violated hard rows back into their bands: re-solve, as a small MIP, the blocks they touch."""
+    counts = plan_counts_from_x(problem, x)
+    bad = [i for i in sorted(hard) if not _in_band(problem.rows[i], counts[i])]
+    if not bad:
+        return x
+    term_rows = problem.term_row
+    touched_vars = np.isin(term_rows, bad)
+    blocks = np.unique(problem.var_block[problem.term_var[touched_vars]])
+    vmask = np.isin(problem.var_block, blocks)
+    from fluxopt.model.decompose import _subproblem
+
+    sub, idx = _subproblem(problem, vmask, x, counts)
+    # hard rows as heavily weighted soft rows: the repair can never be infeasible
+    soft = set(range(len(sub.rows)))
+    model = build_linear(sub, soft, set())
+    objective = {model.dev[j]: (1e4 if sub.rows[j].hard else 1.0) for j in soft}
+    out = solve(model.lp, objective, settings, time_limit=max(1.0, settings.time_limit / 4))
+    if out.values is None:
+        return x
+    x = x.copy()
+    x[idx] = np.rint(out.values[model.x]).astype(np.int64)
+    return x
+
+
+def _in_band(row: Row, count: float) -> bool:
+    lo, hi = row.admissible()
+    return lo <= round(count) <= hi
+
+
+def components(problem: AnnualProblem) -> IntArray:
+    """Connected components of blocks linked by rows, ignoring the landlord's rows (they span all)."""
+    n = problem.blocks.n
+    parent = np.arange(n)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = int(parent[a])
+        return a
+
+    landlord = np.array([r.convention == BAILLEUR for r in problem.rows], dtype=bool)
+    keep = ~landlord[problem.term_row]
+    rows = problem.term_row[keep]
+    blocks = problem.var_block[problem.term_var[keep]]
+    order = np.argsort(rows, kind="stable")
+    rows, blocks = rows[order], blocks[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        members = np.unique(blocks[a:b])
+        root = find(int(members[0]))
+        for m in members[1:].tolist():
+            other = find(m)
+            if other != root:
+                parent[other] = root
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
+
+
+def _solve_large(
+    problem: AnnualProblem,
+    model: AnnualModel,
+    levels: list[tuple[Any, list[int]]],
+    settings: SolveSettings,
+    deadline: float,
+    hard: set[int],
+) -> AnnualSolution:
+    """Large problems: per connected component (usually a département), the LP relaxation rounded by
+    flow, legal rows kept; levels reported against their rounding floors (bounds), never as proven."""
+    from fluxopt.model.decompose import _subproblem
+
+    start = time.perf_counter()
+    label = components(problem)
+    x = np.zeros(problem.n_vars, dtype=np.int64)
+    comps = np.unique(label)
+    sizes = np.array([(label[problem.var_block] == c).sum() for c in comps], dtype=np.float64)
+    landlord = {i for i, r in enumerate(problem.rows) if r.convention == BAILLEUR}
+    for c, size in zip(comps.tolist(), sizes.tolist(), strict=True):
+        vmask = label[problem.var_block] == c
+        if not vmask.any():
+            continue
+        sub, idx = _subproblem(problem, vmask, x, problem.fixed_count.astype(np.float64))
+        pos_of = {r.index: j for j, r in enumerate(sub.rows)}
+        sub_levels = [
+            (
+                lv,
+                [
+                    pos_of[problem.rows[i].index]
+                    for i in positions
+                    if problem.rows[i].index in pos_of and i not in landlord
+                ],
+            )
+            for lv, positions in levels
+        ]
+        sub_hard = {pos_of[problem.rows[i].index] for i in hard if problem.rows[i].index in pos_of}
+        sub_model = build_linear(sub, {j for _, pos in sub_levels for j in pos}, sub_hard)
+        share = size / max(1.0, float(sizes[sizes > 0].sum()))
+        budget = time.perf_counter() + max(0.5, (deadline - time.perf_counter()) * min(1.0, share * 1.5))
+        xs, _ = lp_round(sub, sub_model, sub_levels, settings, budget)
+        if xs is None:
+            return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
+        x[idx] = xs
+        sizes[comps.tolist().index(c)] = 0.0
+    seconds = time.perf_counter() - start
+    dev = row_deviations(problem, x)
+    results = []
+    for lv, positions in levels:
+        floor = _level_floor(problem.rows, positions, lv.objective)
+        value = _level_value(dev, positions, lv.objective)
+        status = "floor" if value <= floor + 1e-9 else "heuristic"
+        results.append(
+            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, floor, floor, status, seconds)
+        )
+    overall = "optimal" if all(r.proven for r in results) else "feasible"
     return AnnualSolution(x, tuple(results), overall, None)
 
 

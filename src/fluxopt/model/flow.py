@@ -135,3 +135,21 @@ class SoftFlow:
         if len(owner):
             np.add.at(result, owner, np.asarray(flow.flows(np.asarray(arcs)), dtype=np.int64))
         return result
+
+
+def convex_edges(
+    net: SoftFlow, tails: npt.ArrayLike, heads: npt.ArrayLike, targets: npt.ArrayLike, capacity: int
+) -> None:
+    """Edges whose cost is SCALE × |flow − target| up to the rounding cut: −SCALE per unit below ⌊t⌋,
+    ``(1 − 2f)·SCALE`` for the unit that crosses a fractional target, +SCALE per unit beyond."""
+    t = np.atleast_1d(np.asarray(tails, dtype=np.int64))
+    h = np.atleast_1d(np.asarray(heads, dtype=np.int64))
+    v = np.atleast_1d(np.asarray(targets, dtype=np.float64))
+    pos = np.maximum(v, 0.0)
+    below = np.floor(pos + 1e-9).astype(np.int64)
+    frac = np.where(pos - below > 1e-9, pos - below, 0.0)
+    net.edges(t, h, below, np.full(len(t), -SCALE))
+    has = frac > 0
+    if has.any():
+        net.edges(t[has], h[has], np.ones(int(has.sum()), np.int64), np.rint((1 - 2 * frac[has]) * SCALE))
+    net.edges(t, h, np.full(len(t), capacity), np.full(len(t), SCALE))

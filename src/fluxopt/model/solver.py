@@ -73,7 +73,7 @@ class SolveSettings:
     time_limit: float = 60.0
     seed: int = 0
     relative_gap: float = 1e-6
-    absolute_gap: float = 1e-6
+    absolute_gap: float = 1e-3  # dwellings: 0.001 of a dwelling is below anything that matters
     log: Callable[[str], None] | None = None
     interrupt: Interrupt = field(default_factory=Interrupt)
 
@@ -120,6 +120,7 @@ def solve(
     *,
     time_limit: float | None = None,
     hint: FloatArray | None = None,
+    lp_algorithm: str | None = None,
 ) -> SolveOutcome:
     """Minimise `objective` over `lp`; never raises on solver trouble (returns a status instead)."""
     from ortools.math_opt import result_pb2, solution_pb2
@@ -143,11 +144,13 @@ def solve(
         params.cp_sat.num_workers = 1
     elif settings.backend is Backend.HIGHS:
         params.highs.string_options["parallel"] = "off"  # deterministic, single-threaded
+        if lp_algorithm is not None:
+            params.highs.string_options["solver"] = lp_algorithm  # "ipm": interior point + crossover
     else:
         params.threads = 1
     model_params = model_parameters.ModelSolveParameters()
     mp_proto = model_params.to_proto()
-    if hint is not None and settings.backend is not Backend.HIGHS:
+    if hint is not None:
         h = mp_proto.solution_hints.add()
         idx = np.flatnonzero(np.isfinite(hint))
         h.variable_values.ids.extend(idx.tolist())
