@@ -24,7 +24,7 @@ from fluxopt.model.solver import Backend, SolveOutcome, SolveSettings, Status, s
 from fluxopt.rows import BAILLEUR, Row, RowKind, deviation
 
 #: above this many variables, the annual model is solved by LP rounding instead of exact levels
-EXACT_MAX_VARS = 12_000
+EXACT_MAX_VARS = 5_000
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -419,6 +419,7 @@ def _solve_large(
     settings: SolveSettings,
     deadline: float,
     hard: set[int],
+    improve: bool = True,
 ) -> AnnualSolution:
     """Large problems: per connected component (usually a département), the LP relaxation rounded by
     flow, legal rows kept; levels reported against their rounding floors (bounds), never as proven."""
@@ -430,20 +431,22 @@ def _solve_large(
     comps = np.unique(label)
     sizes = np.array([(label[problem.var_block] == c).sum() for c in comps], dtype=np.float64)
     landlord = {i for i, r in enumerate(problem.rows) if r.convention == BAILLEUR}
+    # rows no component optimises (the landlord's) contribute their rounding floor to each level's bound
+    level_bounds = [
+        _level_floor(problem.rows, [i for i in positions if i in landlord], lv.objective)
+        for lv, positions in levels
+    ]
     for c, size in zip(comps.tolist(), sizes.tolist(), strict=True):
         vmask = label[problem.var_block] == c
         if not vmask.any():
             continue
         sub, idx = _subproblem(problem, vmask, x, problem.fixed_count.astype(np.float64))
+        sub = _local_landlord(problem, sub, label == c)
         pos_of = {r.index: j for j, r in enumerate(sub.rows)}
         sub_levels = [
             (
                 lv,
-                [
-                    pos_of[problem.rows[i].index]
-                    for i in positions
-                    if problem.rows[i].index in pos_of and i not in landlord
-                ],
+                [pos_of[problem.rows[i].index] for i in positions if problem.rows[i].index in pos_of],
             )
             for lv, positions in levels
         ]
@@ -454,20 +457,109 @@ def _solve_large(
         xs, _ = lp_round(sub, sub_model, sub_levels, settings, budget)
         if xs is None:
             return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
+        comp_bounds = [_level_floor(sub.rows, pos, lv.objective) for lv, pos in sub_levels]
+        if improve and time.perf_counter() < budget:
+            # exact levels from the rounded plan as a hint, in what is left of this component's share
+            xs, comp_bounds = _improve(sub, sub_model, sub_levels, settings, budget, xs)
+        for li, b in enumerate(comp_bounds):
+            level_bounds[li] += b
         x[idx] = xs
         sizes[comps.tolist().index(c)] = 0.0
     seconds = time.perf_counter() - start
     dev = row_deviations(problem, x)
+    # the components' bounds hold for their local landlord rows, not for the global problem: the
+    # levels are bounded by their rounding floors and, when time is left, by the global LP relaxation
+    # with the rounding cut (earlier levels held at the plan's values)
+    values = [_level_value(dev, positions, lv.objective) for lv, positions in levels]
+    lp = [None] * len(levels)
+    if deadline - time.perf_counter() > 1.0 and not settings.interrupt.triggered:
+        from fluxopt.model.decompose import lp_bounds_model
+
+        lp = lp_bounds_model(problem, model, levels, values, settings, deadline)
+    del level_bounds
     results = []
-    for lv, positions in levels:
+    for li, (lv, positions) in enumerate(levels):
         floor = _level_floor(problem.rows, positions, lv.objective)
-        value = _level_value(dev, positions, lv.objective)
-        status = "floor" if value <= floor + 1e-9 else "heuristic"
+        value = values[li]
+        bound = min(value, max(floor, lp[li] if lp[li] is not None else floor))
+        status = "floor" if value <= floor + 1e-9 else ("optimal" if value - bound <= 1e-3 else "feasible")
         results.append(
-            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, floor, floor, status, seconds)
+            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds)
         )
     overall = "optimal" if all(r.proven for r in results) else "feasible"
+    if settings.interrupt.triggered:
+        overall = "interrupted"
     return AnnualSolution(x, tuple(results), overall, None)
+
+
+def _local_landlord(
+    problem: AnnualProblem, sub: AnnualProblem, in_comp: npt.NDArray[np.bool_]
+) -> AnnualProblem:
+    """Give the landlord's total row in a component sub-problem the component's own target and fixed
+    count (remainder share × base of the component's units): every component keeps the landlord on
+    target, so the landlord's global row adds up."""
+    from dataclasses import replace
+
+    rowset = problem.rowset
+    units_in = in_comp[problem.blocks.of_unit]
+    j = rowset.columns.index(BAILLEUR)
+    local_target = float((rowset.shares[units_in, j] * rowset.units.base[units_in]).sum())
+    local_fixed = float(problem.fixed[units_in, j].sum())
+    rows = list(sub.rows)
+    fixed_count = sub.fixed_count.copy()
+    for pos, r in enumerate(rows):
+        if r.convention == BAILLEUR and r.kind is RowKind.TOTAL:
+            rows[pos] = replace(r, target=local_target, base=int(rowset.units.base[units_in].sum()))
+            fixed_count[pos] = local_fixed
+    return replace(sub, rows=tuple(rows), fixed_count=fixed_count)
+
+
+def _improve(
+    problem: AnnualProblem,
+    model: AnnualModel,
+    levels: list[tuple[Any, list[int]]],
+    settings: SolveSettings,
+    budget: float,
+    x: IntArray,
+) -> tuple[IntArray, list[float]]:
+    """Run the exact level loop from plan `x` (kept whenever a level finds nothing better); returns the
+    plan and, per level, a proven lower bound (the floor when the solver proved nothing more)."""
+    bounds = [_level_floor(problem.rows, positions, lv.objective) for lv, positions in levels]
+    for li, (lv, positions) in enumerate(levels):
+        if not positions or lv.objective != "sum":
+            continue
+        remaining = budget - time.perf_counter()
+        if remaining < 0.2:
+            break
+        before = _level_value(row_deviations(problem, x), positions, "sum")
+        if before <= bounds[li] + 1e-9:
+            _bound_level(model, positions, "sum", before + 1e-6 * max(1.0, before))
+            continue
+        outcome = solve(model.lp, _objective(model, positions, "sum"), settings, time_limit=remaining / 2,
+                        hint=_hint_vector(model, problem, x))  # fmt: skip
+        if outcome.values is not None:
+            candidate = np.rint(outcome.values[model.x]).astype(np.int64)
+            dev = row_deviations(problem, candidate)
+            if _lexi_le(problem, levels, dev, row_deviations(problem, x)):
+                x = candidate
+        if outcome.bound is not None and outcome.status is not Status.INFEASIBLE:
+            bounds[li] = max(bounds[li], float(outcome.bound))
+        value = _level_value(row_deviations(problem, x), positions, "sum")
+        bounds[li] = min(bounds[li], value)
+        _bound_level(model, positions, "sum", value + 1e-6 * max(1.0, value))
+    return x, bounds
+
+
+def _lexi_le(
+    problem: AnnualProblem, levels: list[tuple[Any, list[int]]], a: FloatArray, b: FloatArray
+) -> bool:
+    for lv, positions in levels:
+        va, vb = _level_value(a, positions, lv.objective), _level_value(b, positions, lv.objective)
+        if va < vb - 1e-9:
+            return True
+        if va > vb + 1e-9:
+            return False
+    return True
 
 
 def _objective(model: AnnualModel, positions: list[int], kind: str) -> dict[int, float]:

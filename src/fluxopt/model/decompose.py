@@ -242,3 +242,52 @@ def lp_bounds(
                 np.zeros(len(ids), np.int64), ids, np.ones(len(ids)), -INF, value + 1e-6 * max(1.0, value), 1
             )
     return out
+
+
+def lp_bounds_model(
+    problem: AnnualProblem,
+    model,  # type: ignore[no-untyped-def]
+    levels: list,  # type: ignore[type-arg]
+    values: list[float],
+    settings: SolveSettings,
+    deadline: float,
+) -> list[float | None]:
+    """Like `lp_bounds`, on an already built linear model (its integrality is restored afterwards)."""
+    integer = [part.copy() for part in model.lp.integer]
+    n_cons = model.lp.n_cons
+    saved = (
+        list(model.lp.a_row),
+        list(model.lp.a_col),
+        list(model.lp.a_val),
+        list(model.lp.con_lb),
+        list(model.lp.con_ub),
+    )
+    out: list[float | None] = [None] * len(levels)
+    try:
+        for part in model.lp.integer:
+            part[:] = False
+        for li, ((lv, positions), value) in enumerate(zip(levels, values, strict=True)):
+            remaining = deadline - time.perf_counter()
+            if remaining < 0.2 or not positions or lv.objective != "sum":
+                break
+            res = solve(
+                model.lp,
+                {model.dev[i]: 1.0 for i in positions},
+                settings,
+                time_limit=remaining,
+                lp_algorithm="ipm",
+            )
+            if res.status.value != "optimal":
+                break
+            out[li] = res.bound if res.bound is not None else res.objective
+            ids = np.array([model.dev[i] for i in positions], dtype=np.int64)
+            model.lp.add_cons(
+                np.zeros(len(ids), np.int64), ids, np.ones(len(ids)), -INF, value + 1e-6 * max(1.0, value), 1
+            )
+    finally:
+        model.lp.integer = integer
+        model.lp.a_row, model.lp.a_col, model.lp.a_val, model.lp.con_lb, model.lp.con_ub = (
+            list(x) for x in saved
+        )
+        model.lp.n_cons = n_cons
+    return out
