@@ -295,3 +295,26 @@ def test_an_interrupted_run_leaves_last_weeks_outputs_intact(
     assert result.exit_code == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging left behind
+
+
+def test_next_sequence_follows_the_rest_of_year_plan_and_keeps_every_prefix_within_one(
+    tmp_path: Path,
+) -> None:
+    from collections import Counter
+
+    from fluxopt.replan import next_sequence_rows
+    from fluxopt.sequence import max_running_deviation
+
+    folder = scenario_copy(tmp_path, EXTRA_VACANCIES)
+    scen = load_scenario(folder)
+    res = designate(scen, dt.date(2026, 4, 5))
+    assert res.plan is not None
+    rows = next_sequence_rows(res, scen)
+    future = ~res.plan.units.realised
+    planned = res.plan.counts[future].sum(axis=0)
+    expected = {c: int(planned[j]) for j, c in enumerate(res.plan.columns) if planned[j] > 0}
+    seq = [str(r[3]) for r in rows if r[0] == "92046"]
+    assert Counter(seq) == Counter(expected)
+    assert [r[1] for r in rows] == list(range(1, len(rows) + 1))
+    assert max_running_deviation(seq, {k: float(v) for k, v in expected.items()}) < 1
+    assert all(str(r[2]) >= "2026-04" for r in rows)
