@@ -471,7 +471,7 @@ def _solve_large(
     # levels are bounded by their rounding floors and, when time is left, by the global LP relaxation
     # with the rounding cut (earlier levels held at the plan's values)
     values = [_level_value(dev, positions, lv.objective) for lv, positions in levels]
-    lp = [None] * len(levels)
+    lp: list[float | None] = [None] * len(levels)
     if deadline - time.perf_counter() > 1.0 and not settings.interrupt.triggered:
         from fluxopt.model.decompose import lp_bounds_model
 
@@ -481,7 +481,8 @@ def _solve_large(
     for li, (lv, positions) in enumerate(levels):
         floor = _level_floor(problem.rows, positions, lv.objective)
         value = values[li]
-        bound = min(value, max(floor, lp[li] if lp[li] is not None else floor))
+        lp_value = lp[li]
+        bound = min(value, max(floor, lp_value if lp_value is not None else floor))
         status = "floor" if value <= floor + 1e-9 else ("optimal" if value - bound <= 1e-3 else "feasible")
         results.append(
             LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds)

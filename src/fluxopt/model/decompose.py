@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -246,8 +247,8 @@ def lp_bounds(
 
 def lp_bounds_model(
     problem: AnnualProblem,
-    model,  # type: ignore[no-untyped-def]
-    levels: list,  # type: ignore[type-arg]
+    model: Any,
+    levels: list[tuple[Any, list[int]]],
     values: list[float],
     settings: SolveSettings,
     deadline: float,
