@@ -246,7 +246,7 @@ def lp_round(
             model.lp,
             weights,
             settings,
-            time_limit=max(0.1, (deadline - time.perf_counter()) * 0.6),
+            time_limit=max(0.1, deadline - time.perf_counter()),
             lp_algorithm="ipm",
         )
     finally:
@@ -429,14 +429,9 @@ def _solve_large(
     label = components(problem)
     x = np.zeros(problem.n_vars, dtype=np.int64)
     comps = np.unique(label)
-    sizes = np.array([(label[problem.var_block] == c).sum() for c in comps], dtype=np.float64)
-    landlord = {i for i, r in enumerate(problem.rows) if r.convention == BAILLEUR}
-    # rows no component optimises (the landlord's) contribute their rounding floor to each level's bound
-    level_bounds = [
-        _level_floor(problem.rows, [i for i in positions if i in landlord], lv.objective)
-        for lv, positions in levels
-    ]
-    for c, size in zip(comps.tolist(), sizes.tolist(), strict=True):
+    # pass 1: every component gets its LP-rounded plan (the LP may use all the time left: it is essential)
+    prepared = []
+    for c in comps.tolist():
         vmask = label[problem.var_block] == c
         if not vmask.any():
             continue
@@ -444,27 +439,26 @@ def _solve_large(
         sub = _local_landlord(problem, sub, label == c)
         pos_of = {r.index: j for j, r in enumerate(sub.rows)}
         sub_levels = [
-            (
-                lv,
-                [pos_of[problem.rows[i].index] for i in positions if problem.rows[i].index in pos_of],
-            )
+            (lv, [pos_of[problem.rows[i].index] for i in positions if problem.rows[i].index in pos_of])
             for lv, positions in levels
         ]
         sub_hard = {pos_of[problem.rows[i].index] for i in hard if problem.rows[i].index in pos_of}
         sub_model = build_linear(sub, {j for _, pos in sub_levels for j in pos}, sub_hard)
-        share = size / max(1.0, float(sizes[sizes > 0].sum()))
-        budget = time.perf_counter() + max(0.5, (deadline - time.perf_counter()) * min(1.0, share * 1.5))
-        xs, _ = lp_round(sub, sub_model, sub_levels, settings, budget)
+        xs, _ = lp_round(sub, sub_model, sub_levels, settings, deadline)
         if xs is None:
             return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
-        comp_bounds = [_level_floor(sub.rows, pos, lv.objective) for lv, pos in sub_levels]
-        if improve and time.perf_counter() < budget:
-            # exact levels from the rounded plan as a hint, in what is left of this component's share
-            xs, comp_bounds = _improve(sub, sub_model, sub_levels, settings, budget, xs)
-        for li, b in enumerate(comp_bounds):
-            level_bounds[li] += b
         x[idx] = xs
-        sizes[comps.tolist().index(c)] = 0.0
+        prepared.append((sub, idx, sub_model, sub_levels, len(idx)))
+    # pass 2: exact levels from those plans as hints, each component in its share of the time left
+    left = float(sum(p[4] for p in prepared))
+    for sub, idx, sub_model, sub_levels, size in prepared:
+        if not improve or settings.interrupt.triggered:
+            break
+        share = size / max(1.0, left)
+        left -= size
+        budget = time.perf_counter() + (deadline - time.perf_counter()) * share
+        if budget - time.perf_counter() > 0.2:
+            x[idx], _ = _improve(sub, sub_model, sub_levels, settings, budget, x[idx])
     seconds = time.perf_counter() - start
     dev = row_deviations(problem, x)
     # the components' bounds hold for their local landlord rows, not for the global problem: the
@@ -476,7 +470,6 @@ def _solve_large(
         from fluxopt.model.decompose import lp_bounds_model
 
         lp = lp_bounds_model(problem, model, levels, values, settings, deadline)
-    del level_bounds
     results = []
     for li, (lv, positions) in enumerate(levels):
         floor = _level_floor(problem.rows, positions, lv.objective)

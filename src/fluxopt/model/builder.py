@@ -30,6 +30,19 @@ BoolArray = npt.NDArray[np.bool_]
 INF = float("inf")
 
 
+def rounding_cut(target: float) -> tuple[float, float] | None:
+    """The rounding cut of modelling.md as ``d ≥ slope·c + intercept`` (None for a whole target).
+
+    With ``target = fl + f``: ``d ≥ f + (1 − 2f)(c − fl)``, valid for every whole count c, exact at
+    ``fl`` and ``fl + 1``.
+    """
+    fl = float(np.floor(target + 1e-12))
+    f = target - fl
+    if not 1e-9 < f < 1 - 1e-9:
+        return None
+    return 1 - 2 * f, f - (1 - 2 * f) * fl
+
+
 @dataclass(frozen=True)
 class Blocks:
     """Units grouped by (segment cell, eligible columns)."""
@@ -317,13 +330,10 @@ def build_linear(
                 pieces.append((-1.0, -t))  # d ≥ c − t
             if row.sense in (Sense.EQ, Sense.GE):
                 pieces.append((1.0, t))  # d ≥ t − c
-            if cut and row.sense is Sense.EQ:
-                fl = float(np.floor(t + 1e-12))
-                f = t - fl
-                if 1e-9 < f < 1 - 1e-9:
-                    # rounding cut: d ≥ f + (1 − 2f)(c − fl)
-                    pieces.append((-(1 - 2 * f), f - (1 - 2 * f) * fl))
-                    model.cut_rows += 1
+            rc = rounding_cut(t) if cut and row.sense is Sense.EQ else None
+            if rc is not None:
+                pieces.append((-rc[0], rc[1]))  # d − slope·c ≥ intercept
+                model.cut_rows += 1
             for coef, r in pieces:
                 rows_ += [k] * (1 + len(terms))
                 cols_ += [int(d[i]), *terms.tolist()]
