@@ -29,9 +29,44 @@ def _explain(error: OSError, path: Path) -> OutputError:
         why = "fichier verrouillé par un autre programme"
     elif error.errno == errno.ENOTDIR:
         why = "un élément du chemin n'est pas un dossier"
-    else:
-        why = error.strerror or type(error).__name__
+    elif error.errno == errno.EISDIR:
+        why = "c'est un dossier : donnez le chemin d'un fichier"
+    elif error.errno == errno.EDQUOT:
+        why = "quota de disque dépassé"
+    elif error.errno == errno.ENAMETOOLONG:
+        why = "nom de fichier trop long"
+    elif error.errno == errno.EXDEV:
+        why = "le dossier de sortie est sur un autre disque que son dossier parent"
+    else:  # the system's text is English: say it is a system error and keep its code for a search
+        name = errno.errorcode.get(error.errno or 0, type(error).__name__)
+        why = f"erreur du système {name}"
     return OutputError(f"Impossible d'écrire {path} : {why}. Les résultats précédents sont intacts.")
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows, else set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path, default: int) -> int:
+    """Permissions an output gets: those of the file it replaces, else `default` less the umask.
+
+    `tempfile` creates private files (0600) and folders (0700); without this, every output would be
+    unreadable by the colleagues who share the folder, whatever their umask says.
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return default & ~_umask()
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
@@ -41,6 +76,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.fchmod(fd, _mode_for(target, 0o666))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -70,17 +106,22 @@ class StagedDir:
     def file(self, name: str) -> Path:
         """Path of a file to write in the staging directory (sub-folders are created)."""
         target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _explain(error, self.final / name) from error
         return target
 
     def write_text(self, name: str, text: str) -> Path:
-        target = self.file(name)
-        target.write_text(text, encoding="utf-8", newline="")
-        return target
+        return self.write_bytes(name, text.encode("utf-8"))
 
     def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write one file of the run; a full disk or a refused write is an `OutputError` (exit 4)."""
         target = self.file(name)
-        target.write_bytes(data)
+        try:
+            target.write_bytes(data)
+        except OSError as error:
+            raise _explain(error, self.final / name) from error
         return target
 
 
@@ -106,6 +147,7 @@ def atomic_output_dir(path: str | Path) -> Iterator[StagedDir]:
         if final.exists() and not final.is_dir():
             raise OutputError(f"Impossible d'écrire dans {final} : ce n'est pas un dossier.")
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+        os.chmod(staging, _mode_for(final, 0o777))
     except OSError as error:
         raise _explain(error, final) from error
     committed = False
