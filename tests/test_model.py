@@ -189,3 +189,27 @@ def test_manifest_differs_only_in_its_volatile_field() -> None:
     assert stable_view(a.as_dict()) == stable_view(b.as_dict())
     assert a.as_dict()["execution"] != b.as_dict()["execution"] or True
     assert "execution" in a.as_dict()
+
+
+class _InterruptAtSolve(Interrupt):
+    """Stops the search as the n-th solver call starts (a Ctrl-C in the middle of the levels)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        object.__setattr__(self, "calls", 0)
+        object.__setattr__(self, "at", at)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name == "_current" and value is not None:
+            object.__setattr__(self, "calls", self.calls + 1)
+            if self.calls >= self.at:
+                self.trigger()
+
+
+def test_interrupt_during_the_levels_still_gives_a_valid_plan_marked_not_proven() -> None:
+    _, rowset, spec = _setup()
+    result = plan_units(rowset, spec, interrupt=_InterruptAtSolve(3))
+    assert result.status == "interrupted"
+    assert np.array_equal(result.counts.sum(axis=1), rowset.units.base)
+    assert not rowset.hard_violations(result.evaluation)
