@@ -54,6 +54,13 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 DASK_INSTALL_HINT = 'pip install "fluxopt[dask]"'
 
+#: Local Dask cluster settings: a worker death fails its tasks at once (fluxopt retries them alone), and no
+#: statistical profiler samples the solves (it slows Python-heavy tasks down).
+_DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.profile.enabled": False,
+}
+
 TaskFunction = Callable[[dict[str, Any], Any], Any]
 
 
@@ -356,8 +363,7 @@ class _DaskBackend:
         self.run = uuid.uuid4().hex[:8]  # keys unique per run; never part of a result
         try:
             if scheduler is None:
-                # allowed-failures 0: a worker death fails its tasks at once and fluxopt retries them alone
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                with dask.config.set(_DASK_CONFIG):
                     self.cluster = distributed.LocalCluster(
                         n_workers=workers,
                         threads_per_worker=1,
