@@ -43,9 +43,8 @@ def sweep_task(payload: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any
     """The one engine task of a sweep: a variant's summary, or a chunk of its Monte-Carlo runs."""
     if payload["kind"] == "variante":
         return variant_task(payload, shared)
-    reasons = check_rules(variant_scenario(shared, payload["config"]))
-    if reasons:
-        return {"variante": payload["id"], "runs": [], "erreur": " ; ".join(reasons)}
+    if check_rules(variant_scenario(shared, payload["config"])):  # impossible: its summary says why
+        return {"variante": payload["id"], "runs": [], "impossible": True}
     return montecarlo.montecarlo_task(payload, shared)
 
 
@@ -133,6 +132,8 @@ def run_sweep(
         result = report.results[task.id]
         if task.payload["kind"] == "variante":
             summaries[task.payload["id"]] = result
+        elif result.get("impossible"):
+            continue
         elif "erreur" in result:
             failed.setdefault(f"mc-{task.payload['id']}", result["erreur"])
         else:
