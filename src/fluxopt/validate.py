@@ -24,7 +24,7 @@ from fluxopt.domain.tables import (
     departement_of,
 )
 from fluxopt.errors import InputError, Problem
-from fluxopt.io.config import _french, _shown, key_lines, line_of, parse_toml, render_loc
+from fluxopt.io.config import french_message, key_lines, line_of, parse_toml, render_loc, shown_value
 from fluxopt.io.scenario import SCENARIO_FILE, resolve_model
 from fluxopt.summary import coverage, flux_cells, is_prefet, is_state_employees
 
@@ -154,8 +154,8 @@ def model_problems(path: Path) -> list[Problem]:
                     display,
                     line_of(loc, lines),
                     render_loc(loc) or None,
-                    f"modèle d'optimisation : {_french(item)}",
-                    _shown(item.get("input")) if item.get("type") != "missing" else None,
+                    f"modèle d'optimisation : {french_message(item)}",
+                    shown_value(item.get("input")) if item.get("type") != "missing" else None,
                 )
             )
         return out

@@ -125,7 +125,8 @@ _FRENCH: dict[str, str] = {
 }
 
 
-def _french(error: Any) -> str:
+def french_message(error: Any) -> str:
+    """French text for one pydantic error item (shared by every TOML reader: scenario, model, sweep)."""
     kind = error.get("type", "")
     loc = error.get("loc", ())
     ctx = error.get("ctx") or {}
@@ -151,7 +152,7 @@ def _french(error: Any) -> str:
     return _FRENCH.get(kind, str(error.get("msg", "valeur invalide")))
 
 
-def _shown(value: object) -> str | None:
+def shown_value(value: object) -> str | None:
     if isinstance(value, dict | list | tuple):
         return None
     return str(value)
@@ -224,8 +225,8 @@ def load_config(path: Path, display: str = "scenario.toml") -> ScenarioConfig:
                 display,
                 line_of(loc, lines),
                 render_loc(loc) or None,
-                _french(item),
-                _shown(item.get("input")) if item.get("type") != "missing" else None,
+                french_message(item),
+                shown_value(item.get("input")) if item.get("type") != "missing" else None,
             )
         raise InputError("Fichier de scénario invalide.", problems.problems) from None
     except RecursionError:

@@ -54,7 +54,7 @@ from fluxopt.domain.scenario import (
     Scope,
 )
 from fluxopt.errors import InputError, ProblemList
-from fluxopt.io.config import _french, key_lines, line_of, parse_toml, render_loc
+from fluxopt.io.config import french_message, key_lines, line_of, parse_toml, render_loc
 
 MAX_RUNS = 100_000
 MAX_VARIANTS = 10_000
@@ -201,7 +201,7 @@ def load_sweep(path: str | Path) -> Sweep:
             loc = tuple(p for p in item.get("loc", ()) if isinstance(p, str | int))
             shown = item.get("input") if item.get("type") != "missing" else None
             received = None if isinstance(shown, dict | list | tuple) else shown
-            problems.add(display, line_of(loc, lines), render_loc(loc) or None, _french(item), received)
+            problems.add(display, line_of(loc, lines), render_loc(loc) or None, french_message(item), received)
         raise InputError("Fichier de variantes invalide.", problems.problems) from None
     specs: list[VariantSpec] = [
         VariantSpec(v, ("variants", i), line_of(("variants", i), lines)) for i, v in enumerate(data.variants)

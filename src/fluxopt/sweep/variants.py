@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from fluxopt.domain import BAILLEUR, Scenario, ScenarioConfig, Stock
 from fluxopt.domain.tables import NAT, TYPOLOGIES, Designations, Vacancies
 from fluxopt.errors import FluxoptError, Problem, ProblemList
-from fluxopt.io.config import _french, render_loc
+from fluxopt.io.config import french_message, render_loc
 from fluxopt.sweep.spec import Sweep, VariantSpec, resolve_shares
 
 #: Bump when the summary's content changes: finished tasks of an older format are recomputed.
@@ -195,7 +195,7 @@ def apply_variant(
     except ValidationError as error:
         for item in error.errors(include_url=False):
             loc = tuple(p for p in item.get("loc", ()) if isinstance(p, str | int))
-            add((), f"la variante rend le scénario invalide : {render_loc(loc)} : {_french(item)}")
+            add((), f"la variante rend le scénario invalide : {render_loc(loc)} : {french_message(item)}")
         return None
     from fluxopt.domain.model_spec import load_model_spec
 
