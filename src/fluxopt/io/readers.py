@@ -365,7 +365,10 @@ def _year(text: str) -> int:
     try:
         value = parse_int(text)
     except CellError:
-        value = parse_date(text).year
+        try:
+            value = parse_date(text).year
+        except CellError:
+            raise CellError("année de construction attendue (aaaa, ou une date jj/mm/aaaa)") from None
     if not 1500 <= value <= 2100:
         raise CellError("année de construction attendue (aaaa)")
     return value

@@ -306,15 +306,17 @@ def _csv_rows(data: bytes, display: str, problems: ProblemList) -> Grid | None:
     rows: list[list[str]] = []
     lines: list[int] = []
     add_row, add_line = rows.append, lines.append
+    last = 0  # a record spanning several lines (a quoted line break, an unclosed quote) is at its first line
     try:
         for row in reader:
+            start, last = last + 1, reader.line_num
             if header is None:
                 if any(cell.strip() for cell in row):
                     header = row
                 continue
             if row:  # blank lines; all-empty rows (Excel's trailing `;;;;`) are dropped in _select
                 add_row(row)
-                add_line(reader.line_num)
+                add_line(start)
     except csv.Error as error:
         problems.add(
             display,
