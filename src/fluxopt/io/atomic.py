@@ -9,9 +9,11 @@ previous one or the new one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +85,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
         tmp_name = ""
+        _fsync_dir(target.parent)
     except OSError as error:
         raise _explain(error, target) from error
     finally:
@@ -125,6 +128,54 @@ class StagedDir:
         return target
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`).
+
+    False where the system or the file system cannot (then the caller renames twice, see `_recover`).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _recover(final: Path) -> None:
+    """Put back a previous run that a kill left aside between the two renames of the fallback swap."""
+    if final.exists():
+        return
+    aside = sorted(final.parent.glob(f".{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside:
+        os.replace(aside[-1], final)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (a power cut after it keeps it); ignored where directories cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(root: Path) -> None:
     for item in sorted(root.rglob("*")):
         if item.is_file():
@@ -137,13 +188,16 @@ def atomic_output_dir(path: str | Path) -> Iterator[StagedDir]:
     """Stage a run's outputs and swap them into `path` only if the block completes.
 
     On any exception (or Ctrl-C, or SIGKILL) before the swap, `path` keeps its previous content.
-    The swap renames the old directory aside, renames the staging directory in, then removes the old one;
-    a kill between the two renames leaves the previous run in `.NAME.old-*`, never a mix of runs.
+    The swap exchanges the staging and final directories in one atomic step where Linux allows it
+    (`renameat2`); elsewhere it renames the old directory aside, renames the staging directory in, then
+    removes the old one, and a kill between the two renames leaves the previous run in `.NAME.old-*`,
+    put back by the next run (`_recover`) — never a mix of runs.
     Files in `path` that this run does not write are carried over (e.g. a report written by another command).
     """
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        _recover(final)
         if final.exists() and not final.is_dir():
             raise OutputError(f"Impossible d'écrire dans {final} : ce n'est pas un dossier.")
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
@@ -164,14 +218,20 @@ def atomic_output_dir(path: str | Path) -> Iterator[StagedDir]:
                             shutil.copy2(old, carried)
             _fsync_tree(staging)
             if final.exists():
-                aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-                aside.rmdir()
-                os.replace(final, aside)
-                os.replace(staging, final)
-                shutil.rmtree(aside, ignore_errors=True)
+                if _exchange(staging, final):  # one atomic step: `staging` now holds the previous run
+                    committed = True
+                    shutil.rmtree(staging, ignore_errors=True)
+                else:
+                    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+                    aside.rmdir()
+                    os.replace(final, aside)
+                    os.replace(staging, final)
+                    committed = True
+                    shutil.rmtree(aside, ignore_errors=True)
             else:
                 os.replace(staging, final)
-            committed = True
+                committed = True
+            _fsync_dir(final.parent)
         except OSError as error:
             raise _explain(error, final) from error
     finally:
