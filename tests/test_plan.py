@@ -62,7 +62,10 @@ def test_mini_plan_hand_checked(mini_plan: Path) -> None:
     ]
     assert sum(int(line["logements"]) for line in outside) >= 2
     manifest = json.loads((mini_plan / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["statut"] == "optimal"
+    # the annual levels are proven, the month split is not: the plan as a whole is not "optimal"
+    assert all(lv["prouve"] for lv in manifest["resultats"]["niveaux"][:-1])
+    proven_pacing = manifest["resultats"]["niveaux"][-1]["prouve"]
+    assert manifest["statut"] == ("optimal" if proven_pacing else "feasible")
     assert manifest["resultats"]["niveaux"][0]["valeur"] == pytest.approx(0.8)
 
 

@@ -35,7 +35,7 @@ from fluxopt.model.annual import LevelResult, Progress, settings_from_spec, solv
 from fluxopt.model.builder import INF, AnnualProblem, build_annual, build_linear
 from fluxopt.model.months import split_months
 from fluxopt.model.polish import polish_pacing
-from fluxopt.model.result import STATUS_FR, Plan
+from fluxopt.model.result import METHOD_FR, STATUS_FR, Plan
 from fluxopt.model.solver import Interrupt, Status, solve
 from fluxopt.rows import BAILLEUR, Row, RowKind, RowSet, Sense, build_rows, units_from_forecast
 
@@ -188,6 +188,10 @@ def plan_units(
     if interrupt is not None:
         settings.interrupt = interrupt
     progress = progress or Progress()
+    if spec.pacing.enabled and spec.pacing.method == "monthly":
+        monthly = _plan_monthly(rowset, spec, problem, settings, progress, forecast, t0, log)
+        if monthly is not None:
+            return monthly
     solution = solve_annual(problem, spec, settings, progress=progress)
     t1 = time.perf_counter()
     if len(solution.x) == 0 and problem.n_vars > 0:
@@ -224,6 +228,8 @@ def plan_units(
         raise AssertionError(f"plan breaks legal rows: {[r.index for r in bad]}")
     pacing = _pacing_level(rowset, evaluation)
     status = solution.status
+    if status == "optimal" and not pacing.proven:
+        status = "feasible"  # proven only if every level, pacing included, is proven
     if settings.interrupt.triggered:
         status = "interrupted"
     return Plan(
@@ -239,11 +245,85 @@ def plan_units(
     )
 
 
-def _pacing_level(rowset: RowSet, evaluation: Any) -> LevelResult:
+def _plan_monthly(
+    rowset: RowSet,
+    spec: ModelSpec,
+    problem: AnnualProblem,
+    settings: Any,
+    progress: Progress,
+    forecast: FluxForecast | None,
+    t0: float,
+    log: Callable[[str], None] | None,
+) -> Plan | None:
+    """The month-by-month plan (`fluxopt.model.monthly`), its annual levels reported against the annual
+    LP bound with the rounding cut; None when some month has no feasible plan (the caller then plans
+    annually, then splits)."""
+    from fluxopt.model.annual import level_rows
+    from fluxopt.model.builder import build_linear
+    from fluxopt.model.decompose import lp_bounds_model
+    from fluxopt.model.monthly import plan_by_month
+
+    outcome = plan_by_month(rowset, spec, problem.fixed, settings, progress=progress)
+    if outcome.counts is None:
+        if settings.interrupt.triggered:
+            raise KeyboardInterrupt
+        if log is not None:
+            log(f"mois {outcome.failed_month} sans plan réalisable : plan annuel puis découpage mensuel")
+        return None
+    counts = outcome.counts
+    t1 = time.perf_counter()
+    evaluation = rowset.evaluate(counts)
+    if spec.legal == "hard" and rowset.hard_violations(evaluation):
+        return None
+    dev = evaluation.deviation
+    levels = [(lv, level_rows(problem, lv.rows)) for lv in spec.levels]
+    values = []
+    for lv, positions in levels:
+        devs = [float(dev[problem.rows[p].index]) for p in positions]
+        values.append((max(devs) if lv.objective == "max" else sum(devs)) if devs else 0.0)
+    # annual LP bound with the rounding cut, earlier levels held at the plan's values
+    hard = {i for i, r in enumerate(problem.rows) if r.hard} if spec.legal == "hard" else set()
+    bounds: list[float | None] = [None] * len(levels)
+    budget = min(max(0.5, settings.time_limit / 4), max(0.0, settings.time_limit - (t1 - t0)))
+    if any(pos for _, pos in levels) and budget > 0.2 and not settings.interrupt.triggered:
+        model = build_linear(problem, {i for _, pos in levels for i in pos}, hard)
+        bounds = lp_bounds_model(problem, model, levels, values, settings, time.perf_counter() + budget)
+    results = []
+    for li, (lv, positions) in enumerate(levels):
+        floors = [problem.rows[p].floor for p in positions]
+        floor = (max(floors) if lv.objective == "max" else sum(floors)) if floors else 0.0
+        value = values[li]
+        lp = bounds[li]
+        bound = min(value, max(floor, lp if lp is not None else floor))
+        status = "floor" if value <= floor + 1e-9 else "feasible"
+        results.append(
+            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, t1 - t0)
+        )
+    pacing = _pacing_level(rowset, evaluation, heuristic="feasible")
+    proven = all(r.proven for r in results) and pacing.proven
+    status = "optimal" if proven else "feasible"
+    if settings.interrupt.triggered:
+        status = "interrupted"
+    t2 = time.perf_counter()
+    return Plan(
+        rowset=rowset,
+        counts=counts,
+        evaluation=evaluation,
+        levels=tuple(results),
+        pacing=pacing,
+        status=status,
+        forecast=forecast,
+        sequence=sequence_of(rowset, counts),
+        timings={"mois_par_mois": t1 - t0, "bornes": t2 - t1},
+        method="monthly",
+    )
+
+
+def _pacing_level(rowset: RowSet, evaluation: Any, heuristic: str = "heuristic") -> LevelResult:
     mask = rowset.mask(RowKind.PACING)
     value = float(evaluation.deviation[mask].sum())
     floor = float(rowset.floors[mask].sum())
-    status = "floor" if value <= floor + 1e-9 else "heuristic"
+    status = "floor" if value <= floor + 1e-9 else heuristic
     return LevelResult("rythme", ("rythme",), "sum", int(mask.sum()), value, floor, floor, status, 0.0)
 
 
@@ -377,6 +457,7 @@ def plan_results(plan: Plan) -> dict[str, Any]:
     return {
         "statut": plan.status,
         "statut_fr": STATUS_FR.get(plan.status, plan.status),
+        "methode": plan.method,
         "logements_prevus": int(plan.units.total),
         "niveaux": [
             {
@@ -434,7 +515,8 @@ def write_plan(
 def summary_fr(plan: Plan) -> str:
     """Human summary for stderr, in French."""
     lines = [
-        f"Plan annuel : {plan.units.total} logements prévus — statut : {STATUS_FR.get(plan.status, plan.status)}."
+        f"Plan annuel : {plan.units.total} logements prévus — statut : {STATUS_FR.get(plan.status, plan.status)}"
+        f" — méthode : {METHOD_FR.get(plan.method, plan.method)}."
     ]
     for lv in [*plan.levels, *([plan.pacing] if plan.pacing else [])]:
         gap = lv.gap

@@ -20,7 +20,7 @@ from fluxopt.errors import InputError, Problem
 
 #: the row kinds a level may optimise (French words, as in objectifs.csv)
 LEVEL_KINDS = ("total", "representativite", "souhait")
-SHIPPED = ("equilibre", "minimum-legal", "equilibre-strict")
+SHIPPED = ("equilibre", "minimum-legal", "equilibre-strict", "rythme-strict")
 
 
 class _Strict(BaseModel):
@@ -52,6 +52,10 @@ class Pacing(_Strict):
 
     enabled: bool = True
     period: Literal["month"] = "month"
+    #: "annual-split": the annual levels month-blind, then split over the months (levels proven);
+    #: "monthly": month by month, each month's designations optimised on the rows to date with the past
+    #: fixed (pacing close to the rounding, annual levels not proven)
+    method: Literal["annual-split", "monthly"] = "annual-split"
 
 
 class SolverSpec(_Strict):

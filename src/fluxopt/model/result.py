@@ -20,6 +20,12 @@ STATUS_FR = {
     "interrupted": "interrompu — meilleur plan trouvé, non prouvé",
 }
 
+#: planning methods (models/ file, [pacing] method), as written on stderr
+METHOD_FR = {
+    "annual-split": "niveaux annuels puis découpage mensuel",
+    "monthly": "mois par mois (mois passés fixés)",
+}
+
 
 @dataclass(frozen=True)
 class KindSummary:
@@ -47,6 +53,7 @@ class Plan:
     forecast: FluxForecast | None = None
     sequence: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # commune → [(month, column)]
     timings: dict[str, float] = field(default_factory=dict)
+    method: str = "annual-split"  # annual-split | monthly (models/ file, [pacing] method)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -76,6 +76,8 @@ class SolveSettings:
     absolute_gap: float = 1e-3  # dwellings: 0.001 of a dwelling is below anything that matters
     log: Callable[[str], None] | None = None
     interrupt: Interrupt = field(default_factory=Interrupt)
+    #: branch-and-bound node limit per solve (None: none); deterministic, unlike a time limit
+    node_limit: int | None = None
 
 
 def _solver_type(backend: Backend) -> int:
@@ -140,6 +142,8 @@ def solve(
         absolute_gap_tolerance=settings.absolute_gap,
         enable_output=settings.log is not None,
     )
+    if settings.node_limit is not None:
+        params.node_limit = settings.node_limit
     if settings.backend is Backend.CP_SAT:
         params.cp_sat.num_workers = 1
     elif settings.backend is Backend.HIGHS:
