@@ -168,13 +168,6 @@ def _with_turnover_file(text: bytes) -> Callable[[Path], None]:
 
 
 SEASON = "turnover_rate = 0.5\nseasonality = [{}]"
-XFAIL_SEASONALITY = pytest.mark.xfail(
-    strict=True,
-    reason="domain/scenario.py Forecast._shape: `w < 0` is False for nan, and inf passes: validate accepts "
-    "seasonality = [nan|inf, …], then plan/designate/simulate crash with exit 70 (ValueError)",
-)
-
-
 @dataclass(frozen=True)
 class ScenarioCase:
     name: str
@@ -381,14 +374,17 @@ SCENARIO_CASES = [
     ScenarioCase(
         "toml_seasonality_nan",
         _edit("scenario.toml", "turnover_rate = 0.5", SEASON.format(",".join(["nan"] + ["1"] * 11))),
-        ["forecast", "seasonality"],
-        marks=(XFAIL_SEASONALITY,),
+        ["scenario.toml:13:forecast", "seasonality", "finis"],
     ),
     ScenarioCase(
         "toml_seasonality_inf",
         _edit("scenario.toml", "turnover_rate = 0.5", SEASON.format(",".join(["inf"] + ["1"] * 11))),
-        ["forecast", "seasonality"],
-        marks=(XFAIL_SEASONALITY,),
+        ["scenario.toml:13:forecast", "seasonality", "finis"],
+    ),
+    ScenarioCase(
+        "toml_exclusions_nan",
+        _edit("scenario.toml", "turnover_rate = 0.5", "turnover_rate = 0.5\n[forecast.exclusions]\nanru = nan"),
+        ["forecast", "exclusions", "finis"],
     ),
     ScenarioCase(
         "toml_negative_exclusions",

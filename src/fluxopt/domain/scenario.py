@@ -7,6 +7,7 @@ default). The large tables (stock, vacancies, designations) are columnar arrays 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,8 +153,12 @@ class Forecast(_Strict):
             raise ValueError(
                 f"seasonality doit avoir 12 valeurs (janvier à décembre), pas {len(self.seasonality)}"
             )
+        if not all(math.isfinite(w) for w in self.seasonality):  # TOML allows nan and inf
+            raise ValueError("les poids de seasonality doivent être des nombres finis (ni nan ni inf)")
         if any(w < 0 for w in self.seasonality) or sum(self.seasonality) <= 0:
             raise ValueError("les poids de seasonality doivent être positifs")
+        if not all(math.isfinite(v) for v in self.exclusions.values()):
+            raise ValueError("les exclusions prévues doivent être des nombres finis (ni nan ni inf)")
         if any(v < 0 for v in self.exclusions.values()):
             raise ValueError("les exclusions prévues ne peuvent pas être négatives")
         return self
