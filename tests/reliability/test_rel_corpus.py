@@ -168,6 +168,8 @@ def _with_turnover_file(text: bytes) -> Callable[[Path], None]:
 
 
 SEASON = "turnover_rate = 0.5\nseasonality = [{}]"
+
+
 @dataclass(frozen=True)
 class ScenarioCase:
     name: str
@@ -383,7 +385,9 @@ SCENARIO_CASES = [
     ),
     ScenarioCase(
         "toml_exclusions_nan",
-        _edit("scenario.toml", "turnover_rate = 0.5", "turnover_rate = 0.5\n[forecast.exclusions]\nanru = nan"),
+        _edit(
+            "scenario.toml", "turnover_rate = 0.5", "turnover_rate = 0.5\n[forecast.exclusions]\nanru = nan"
+        ),
         ["forecast", "exclusions", "finis"],
     ),
     ScenarioCase(
