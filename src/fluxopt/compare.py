@@ -21,6 +21,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -141,14 +142,27 @@ def read_plan(folder: str | Path) -> PlanView:
         )
 
     def rows_of(path: Path) -> tuple[list[str], list[list[str]]]:
-        text = path.read_bytes().decode("utf-8-sig")
+        from fluxopt.io.text import CellError, decode_bytes
+
+        try:  # BOM → UTF-8 → Windows-1252 (a plan re-saved by Excel), binary refused, as the loaders do
+            text = decode_bytes(path.read_bytes())[0]
+        except CellError as error:
+            raise InputError(f"{path} : {error}.") from error
         first = text.splitlines()[0] if text else ""
         delimiter = ";" if first.count(";") >= first.count(",") else ","
         reader = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         return [_norm(h) for h in reader[0]] if reader else [], reader[1:]
 
-    def number(text: str) -> float:
-        return float(text.replace("\u00a0", "").replace(" ", "").replace(",", ".")) if text.strip() else 0.0
+    def number(text: str, name: str) -> float:
+        try:
+            value = (
+                float(text.replace("\u00a0", "").replace(" ", "").replace(",", ".")) if text.strip() else 0.0
+            )
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} : nombre positif attendu, reçu {text.strip()!r}")
+        return value
 
     header, body = rows_of(plan_file)
     want = {
@@ -182,7 +196,9 @@ def read_plan(folder: str | Path) -> PlanView:
             conv = row[col["convention"]].strip()
             month_text = row[col["month"]].strip()
             month = int(month_text[-2:]) if "-" in month_text else int(month_text)
-            n = number(row[col["count"]])
+            if not 1 <= month <= 12:
+                raise ValueError(f"mois : entre 1 et 12 attendu, reçu {month_text!r}")
+            n = number(row[col["count"]], header[col["count"]])
         except (ValueError, IndexError) as error:
             raise InputError(f"{plan_file}:{line_no} : ligne illisible ({error}).") from error
         if not n:
@@ -204,9 +220,12 @@ def read_plan(folder: str | Path) -> PlanView:
         conv_i = oh.index("convention") if "convention" in oh else None
         tgt_i = next((oh.index(n) for n in ("objectif", "target", "cible") if n in oh), None)
         if kind_i is not None and conv_i is not None and tgt_i is not None:
-            for row in ob:
+            for obj_line, row in enumerate(ob, start=2):
                 if len(row) > max(kind_i, conv_i, tgt_i) and row[kind_i].strip() == RowKind.TOTAL.value:
-                    year_targets[row[conv_i].strip()] = number(row[tgt_i])
+                    try:
+                        year_targets[row[conv_i].strip()] = number(row[tgt_i], oh[tgt_i])
+                    except ValueError as error:
+                        raise InputError(f"{obj}:{obj_line} : ligne illisible ({error}).") from error
     manifest: dict[str, Any] = {}
     man = root / "manifest.json"
     if man.is_file():
@@ -214,6 +233,8 @@ def read_plan(folder: str | Path) -> PlanView:
             manifest = json.loads(man.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as error:
             raise InputError(f"{man} : JSON illisible ({error}).") from error
+        if not isinstance(manifest, dict):
+            raise InputError(f"{man} : un objet JSON (manifeste de fluxopt) est attendu.")
     return PlanView(root, monthly, by_value, year_targets, manifest)
 
 
