@@ -40,7 +40,12 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
     @group.command("bilan")
     @click.argument("scenario", type=click.Path(path_type=Path))
     @click.option(
-        "--year", "--annee", "year", type=int, required=True, help="Année du bilan (l'année écoulée)."
+        "--year",
+        "--annee",
+        "year",
+        type=click.IntRange(2000, 2100),
+        required=True,
+        help="Année du bilan (l'année écoulée).",
     )
     @click.option(
         "-o",
