@@ -216,6 +216,16 @@ SCENARIO_CASES = [
         ["patrimoine.csv:4:", "ligne incomplète"],
     ),
     ScenarioCase(
+        "stock_row_shifted_by_an_unquoted_comma",
+        _edit("patrimoine.csv", "L02,P1,", "L02,P1,Résidence, bât. B,"),
+        ["patrimoine.csv:3:", "trop de champs", "11 au lieu de 9"],
+    ),
+    ScenarioCase(
+        "stock_row_shifted_with_empty_last_cell",
+        _edit("patrimoine.csv", "L03,P2,92046,non,T4,PLAI,2015,,", "L03,P2,92046,non, T4,PLAI,2015,,,"),
+        ["patrimoine.csv:4:", "trop de champs", "10 au lieu de 9"],
+    ),
+    ScenarioCase(
         "stock_cell_of_300_kilobytes",
         _append("patrimoine.csv", "L09,P1,92046,oui,T2,PLUS,1962,," + "x" * 300_000 + "\n"),
         ["patrimoine.csv:8:date_bail", "date attendue"],

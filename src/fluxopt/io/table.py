@@ -13,6 +13,7 @@ import io
 import operator
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -509,6 +510,32 @@ def _select(
                 )
         short.flush()
         grid.keep([i for i, length in enumerate(lengths) if length >= needed])
+        lengths = grid.row_lengths()
+    if not excel and grid.rows is not None and max(lengths, default=width) > width:
+        # more fields than headers: a separator inside an unquoted value (`DUPONT, Jean`, `3, rue …`) shifts
+        # every later cell; reading them would take a name for a typology, or worse, silently accept it.
+        # The row is refused without showing any of its values (they may be personal data).
+        # A row longer than the file's usual row is shifted even when its extra cells are empty
+        # (`MARTIN, Paul,…,,` pushes an empty last cell out); a trailing separator on every row is not.
+        long = ProblemCounter(problems, display)
+        rows = grid.rows
+        usual = max(width, Counter(lengths).most_common(1)[0][0])
+        shifted = [
+            i
+            for i, length in enumerate(lengths)
+            if length > usual or (length > width and any(c.strip() for c in rows[i][width:]))
+        ]
+        for i in shifted:
+            long.add(
+                grid.lines[i],
+                None,
+                f"ligne avec trop de champs : {lengths[i]} au lieu de {width} (une valeur contient-elle le "
+                "séparateur sans guillemets ?) ; ses valeurs ne sont pas lues",
+            )
+        long.flush()
+        if shifted:
+            drop = set(shifted)
+            grid.keep([i for i in range(len(lengths)) if i not in drop])
     lines = grid.lines
     columns = {n: grid.column(i) for n, i in zip(names, indexes, strict=True)}
     leading = columns[names[0]] if names else []
