@@ -158,6 +158,9 @@ class Workspace:
         """Everything a command could write or change: outputs, the input plan, the working directory."""
         return tree_digest(self.outputs, self.plan_input, self.cwd, self.scenario)
 
+    def run_args(self, command: str) -> list[object]:
+        return command_args(self, command)
+
     def run(self, command: str, *extra: object) -> Outcome:
         return run_cli([*command_args(self, command), *extra], cwd=self.cwd)
 
