@@ -23,8 +23,8 @@ from fluxopt.domain.tables import (
     TYPOLOGIES,
     departement_of,
 )
-from fluxopt.errors import InputError, Problem
-from fluxopt.io.config import french_message, key_lines, line_of, parse_toml, render_loc, shown_value
+from fluxopt.errors import Problem
+from fluxopt.io.config import key_lines, model_file_problems
 from fluxopt.io.scenario import SCENARIO_FILE, resolve_model
 from fluxopt.summary import coverage, flux_cells, is_prefet, is_state_employees
 
@@ -130,38 +130,7 @@ def model_problems(path: Path) -> list[Problem]:
     The file is read with the scenario's TOML guards (size, encoding, nesting) and checked against the
     planner's `ModelSpec`, so a scenario said valid never fails later on its own model.
     """
-    from pydantic import ValidationError
-
-    from fluxopt.domain.model_spec import ModelSpec
-
-    display = path.name
-    try:
-        raw, text = parse_toml(path, display)
-    except InputError as error:
-        return list(error.problems)
-    prefix: tuple[str | int, ...] = ()
-    if isinstance(raw.get("model"), dict) and len(raw) == 1:
-        raw, prefix = raw["model"], ("model",)  # the shipped files put everything under [model]
-    try:
-        ModelSpec.model_validate(raw)
-    except ValidationError as error:
-        lines = key_lines(text)
-        out: list[Problem] = []
-        for item in error.errors(include_url=False):
-            loc = (*prefix, *(p for p in item.get("loc", ()) if isinstance(p, str | int)))
-            out.append(
-                Problem(
-                    display,
-                    line_of(loc, lines),
-                    render_loc(loc) or None,
-                    f"modèle d'optimisation : {french_message(item)}",
-                    shown_value(item.get("input")) if item.get("type") != "missing" else None,
-                )
-            )
-        return out
-    except RecursionError:
-        return [Problem(display, None, None, "structure TOML trop profondément imbriquée")]
-    return []
+    return model_file_problems(path)[1]
 
 
 def _config_rules(scenario: Scenario, report: _Report) -> None:

@@ -659,19 +659,14 @@ COMMAND_CASES = [
     # a model file given with --model
     CommandCase("plan_model_option_toml_bomb",
                 lambda ws: ["plan", ws.scenario, "--model", ws.cwd / "modele-perso.toml", "-o", ws.outputs / "plan"],
-                1, ["modele-perso.toml", "imbriquée"], _model_file(BOMB),
-                _xfail("domain/model_spec.py load_model_spec: tomllib without the TOML guards → RecursionError, "
-                       "exit 70 (plan, designate, sweep variants)")),
+                1, ["modele-perso.toml", "imbriquée"], _model_file(BOMB)),
     CommandCase("plan_model_option_unknown_key",
                 lambda ws: ["plan", ws.scenario, "--model", ws.cwd / "modele-perso.toml", "-o", ws.outputs / "plan"],
-                1, ["modele-perso.toml:2:foo", "clé inconnue"], _model_file('name = "x"\nfoo = 1\n'),
-                _xfail("domain/model_spec.py load_model_spec: pydantic's English messages ('Field required', "
-                       "'Extra inputs are not permitted') and no line numbers")),
+                1, ["modele-perso.toml:2:foo", "clé inconnue"], _model_file('name = "x"\nfoo = 1\n')),
     CommandCase("designate_model_option_toml_bomb",
                 lambda ws: ["designate", ws.scenario, "--as-of", "31/03/2026", "--model",
                             ws.cwd / "modele-perso.toml", "-o", ws.outputs / "designations"],
-                1, ["modele-perso.toml", "imbriquée"], _model_file(BOMB),
-                _xfail("domain/model_spec.py load_model_spec (via designate --model): RecursionError, exit 70")),
+                1, ["modele-perso.toml", "imbriquée"], _model_file(BOMB)),
     CommandCase("plan_exclusions_above_the_flux",
                 lambda ws: ["plan", ws.scenario, "-o", ws.outputs / "plan"], 1, ["exclusions prévues", "vide"],
                 lambda ws: _edit("scenario.toml", "turnover_rate = 0.5",

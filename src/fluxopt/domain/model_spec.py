@@ -10,13 +10,12 @@ so it is solved after the annual levels whatever its place in the file.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fluxopt.errors import InputError, Problem
+from fluxopt.errors import InputError
 
 #: the row kinds a level may optimise (French words, as in objectifs.csv)
 LEVEL_KINDS = ("total", "representativite", "souhait")
@@ -106,19 +105,10 @@ def resolve_model(name_or_path: str, scenario_folder: Path | None = None) -> Pat
 
 def load_model_spec(name_or_path: str, scenario_folder: Path | None = None) -> tuple[ModelSpec, Path, bytes]:
     """Read and validate a model file; returns the spec, its path and its bytes (for the manifest hash)."""
+    from fluxopt.io.config import model_file_problems  # io reads files; imported late to keep layers apart
+
     path = resolve_model(name_or_path, scenario_folder)
-    data = path.read_bytes()
-    try:
-        raw = tomllib.loads(data.decode("utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"Fichier de modèle illisible {path.name} : {error}") from error
-    if isinstance(raw.get("model"), dict) and len(raw) == 1:
-        raw = raw["model"]  # the shipped files put everything under [model]
-    try:
-        return ModelSpec.model_validate(raw), path, data
-    except ValidationError as error:
-        problems = [
-            Problem(path.name, None, ".".join(str(p) for p in e["loc"]) or None, e["msg"])
-            for e in error.errors()
-        ]
-        raise InputError(f"Le fichier de modèle {path.name} est invalide.", problems) from error
+    spec, problems = model_file_problems(path)
+    if spec is None:
+        raise InputError(f"Le fichier de modèle {path.name} est invalide.", problems)
+    return spec, path, path.read_bytes()

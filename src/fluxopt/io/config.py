@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fluxopt.domain.scenario import ScenarioConfig
-from fluxopt.errors import InputError, ProblemList
+from fluxopt.errors import InputError, Problem, ProblemList
 from fluxopt.io.table import read_limited
 
 #: scenario.toml is a small hand-written file; anything larger is a mistake (or a hostile "TOML bomb").
@@ -238,3 +238,40 @@ def config_schema() -> dict[str, Any]:
     schema = ScenarioConfig.model_json_schema()
     schema["title"] = "Scénario fluxopt (scenario.toml)"
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def model_file_problems(path: Path) -> tuple[Any, list[Problem]]:
+    """Read a model file (`models/*.toml`) with the scenario's TOML guards and check it against `ModelSpec`.
+
+    Returns the spec (None when invalid) and the problems, located at their lines, in French. Both
+    `fluxopt validate` and the planner read model files through here, so they can never disagree.
+    """
+    from fluxopt.domain.model_spec import ModelSpec
+
+    display = path.name
+    try:
+        raw, text = parse_toml(path, display)
+    except InputError as error:
+        return None, list(error.problems)
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(raw.get("model"), dict) and len(raw) == 1:
+        raw, prefix = raw["model"], ("model",)  # the shipped files put everything under [model]
+    try:
+        return ModelSpec.model_validate(raw), []
+    except ValidationError as error:
+        lines = key_lines(text)
+        out: list[Problem] = []
+        for item in error.errors(include_url=False):
+            loc = (*prefix, *(p for p in item.get("loc", ()) if isinstance(p, str | int)))
+            out.append(
+                Problem(
+                    display,
+                    line_of(loc, lines),
+                    render_loc(loc) or None,
+                    f"modèle d'optimisation : {french_message(item)}",
+                    shown_value(item.get("input")) if item.get("type") != "missing" else None,
+                )
+            )
+        return None, out
+    except RecursionError:
+        return None, [Problem(display, None, None, "structure TOML trop profondément imbriquée")]
