@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from factories import two_commune_scenario
-from fluxopt.replan import EXCESS_KINDS, EXCESS_WEIGHT, WEEKLY_GAP, WEEKLY_WEIGHTS, _without_ended, solve_week
+from fluxopt.replan import EXCESS_KINDS, EXCESS_TIERS, WEEKLY_GAP, WEEKLY_WEIGHTS, _without_ended, solve_week
 from fluxopt.rows import build_rows, units_from_vacancies
 from test_policies import random_year
 
@@ -22,7 +22,7 @@ def weekly_objective(rowset, counts: np.ndarray) -> float:  # type: ignore[no-un
         d = float(ev.deviation[r.index])
         total += w * d
         if r.kind in EXCESS_KINDS:
-            total += EXCESS_WEIGHT * w * max(d - 1.0, 0.0)
+            total += sum(extra * w * max(d - threshold, 0.0) for threshold, extra in EXCESS_TIERS)
     return total
 
 
