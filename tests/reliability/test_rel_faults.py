@@ -319,7 +319,11 @@ def mounted_outputs(ws: Workspace) -> Iterator[Workspace]:
         subprocess.run(["umount", "-l", str(ws.outputs)], check=False)
 
 
-@pytest.mark.parametrize("command", WRITING_COMMANDS)
+#: one command per way of writing: a staged folder, a single file, the sweep's file-by-file results
+MOUNTED = [c for c in ("plan", "compare", "sweep", "designate") if c in WRITING_COMMANDS]
+
+
+@pytest.mark.parametrize("command", MOUNTED)
 def test_really_full_disk(command: str, mounted_outputs: Workspace) -> None:
     ws = mounted_outputs
     used = int(subprocess.run(["df", "--output=used", "-k", str(ws.outputs)], capture_output=True, text=True,
@@ -331,7 +335,7 @@ def test_really_full_disk(command: str, mounted_outputs: Workspace) -> None:
     assert _leftovers(ws) == []
 
 
-@pytest.mark.parametrize("command", WRITING_COMMANDS)
+@pytest.mark.parametrize("command", MOUNTED)
 def test_read_only_folder(command: str, mounted_outputs: Workspace) -> None:
     ws = mounted_outputs
     subprocess.run(["mount", "-o", "remount,ro", str(ws.outputs)], check=True)
