@@ -89,11 +89,6 @@ def test_every_command_twice_gives_the_same_bytes(tmp_path: Path) -> None:
     assert [c for c in out1 if out1[c] != out2[c]] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep/run.py write_outputs dates balayage.xlsx with dt.date.today(): the same sweep run on "
-    "another day gives another workbook (use the scenario year or a fixed date, like compare/report do)",
-)
 def test_sweep_workbook_does_not_depend_on_the_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fluxopt.sweep.run as sweep_run
 

@@ -94,6 +94,18 @@ def write_bytes(path: str | Path, data: bytes) -> None:
                 os.unlink(tmp_name)
 
 
+def ensure_dir(path: str | Path) -> Path:
+    """Create an output folder (and its parents); a file in the way or a refusal is an `OutputError`."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"Impossible d'écrire dans {folder} : ce n'est pas un dossier.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _explain(error, folder) from error
+    return folder
+
+
 def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write text atomically; newlines are written as given (no platform translation)."""
     write_bytes(path, text.encode(encoding))

@@ -111,6 +111,9 @@ def run_sweep(
     limit = time_limit if time_limit is not None else sweep.info.time_limit
     mode = replay if replay is not None else sweep.info.replay
     tasks = _tasks(variants, n_runs, sweep.info.seed, limit, mode)
+    from fluxopt.io.atomic import ensure_dir
+
+    ensure_dir(target / "taches")  # a file in the way or a read-only place: exit 4, before any solve
     report = run_tasks(
         TASK_FUNCTION,
         tasks,
@@ -346,8 +349,10 @@ def write_outputs(outcome: SweepOutcome) -> None:
     from fluxopt.report.xlsx import Sheet, write_workbook
 
     sheets = [Sheet(name=t.name, tables=(t,)) for t in outcome.tables]
+    # dated by the scenario year, not today: the same sweep gives the same workbook whatever the day
+    year = int(outcome.variants[0].config["scenario"]["year"]) if outcome.variants else 2000
     write_workbook(
-        folder / "balayage.xlsx", sheets, dt.date.today(), title=f"Balayage — {outcome.sweep.info.name}"
+        folder / "balayage.xlsx", sheets, dt.date(year, 1, 1), title=f"Balayage — {outcome.sweep.info.name}"
     )
     report = outcome.engine
     execution = {
