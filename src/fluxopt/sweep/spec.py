@@ -201,7 +201,9 @@ def load_sweep(path: str | Path) -> Sweep:
             loc = tuple(p for p in item.get("loc", ()) if isinstance(p, str | int))
             shown = item.get("input") if item.get("type") != "missing" else None
             received = None if isinstance(shown, dict | list | tuple) else shown
-            problems.add(display, line_of(loc, lines), render_loc(loc) or None, french_message(item), received)
+            problems.add(
+                display, line_of(loc, lines), render_loc(loc) or None, french_message(item), received
+            )
         raise InputError("Fichier de variantes invalide.", problems.problems) from None
     specs: list[VariantSpec] = [
         VariantSpec(v, ("variants", i), line_of(("variants", i), lines)) for i, v in enumerate(data.variants)
