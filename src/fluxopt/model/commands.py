@@ -76,6 +76,13 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         is_flag=True,
         help="CSV RFC 4180 (virgule, point décimal) au lieu du format Excel français.",
     )
+    @click.option(
+        "--report",
+        "report_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Écrit aussi le rapport (rapport.html hors ligne et rapport.xlsx) avec ce plan dans ce dossier.",
+    )
     @handle_errors
     def plan_command(
         scenario: Path,
@@ -84,6 +91,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         time_limit: float | None,
         seed: int | None,
         csv_plain: bool,
+        report_dir: Path | None,
     ) -> None:
         """Calcule le plan annuel de désignations à partir de la prévision du flux.
 
@@ -137,3 +145,8 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             write_plan(result, loaded, out_dir, dialect="plain" if csv_plain else "fr", manifest=manifest)
         click.echo(summary_fr(result), err=True)
         click.echo(f"Résultats écrits dans {out_dir}", err=True)
+        if report_dir is not None:
+            from fluxopt.report.html import write_report
+
+            written = write_report(loaded, report_dir, out_dir)
+            click.echo(f"Rapport écrit : {', '.join(str(p) for p in written)}", err=True)
