@@ -400,3 +400,105 @@ def test_plan_of_an_empty_forecast(tmp_path: Path) -> None:
     assert "Erreur interne" not in outcome.err
     if outcome.code == 0:
         assert check_plan_dir(tmp_path / "plan", load_scenario(folder, warn=lambda _: None)) == []
+
+
+# ------------------------------------------------------------------ 3. the scenario model, value by value
+
+_TOML_LEAF = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.booleans(),
+    st.dates(),
+    st.sampled_from(["30 %", "30,5", "0.3", "", "nan", "inf", "-0", "1e400", "T3", "92046", "2A", "97"]),
+)
+#: the values that break numeric code: TOML has nan and inf, and Excel users type text where numbers go
+_SPECIAL = st.sampled_from(
+    [float("nan"), float("inf"), float("-inf"), -1, 0, -0.0, 1e308, 2**63 - 1, "", "nan", "30 %", None]
+).filter(lambda v: v is not None)
+_TOML_VALUE = st.one_of(
+    _SPECIAL,
+    _TOML_LEAF,
+    st.recursive(
+        _TOML_LEAF,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    ),
+)
+
+
+MINI_TOML = BASE.parents[2] / "scenarios" / "mini" / "scenario.toml"
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path of a parsed TOML document (tables, arrays and leaves)."""
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out += _paths(item, (*prefix, index))
+    return out
+
+
+def _get(document: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+def _replace(document: Any, path: tuple[Any, ...], new: Any) -> None:
+    for key in path[:-1]:
+        document = document[key]
+    document[path[-1]] = new
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [f for item in value.values() for f in _floats(item)]
+    if isinstance(value, list | tuple):
+        return [f for item in value for f in _floats(item)]
+    return []
+
+
+@settings(FUZZ, max_examples=EXAMPLES * 6)  # in-process and fast: six times the budget of the CLI fuzzers
+@given(data=st.data())
+def test_scenario_model_refuses_cleanly_and_keeps_numbers_finite(data: st.DataObject) -> None:
+    """Any value of any TOML type at any key of a valid scenario.toml: a pydantic error rendered in French
+    (never another exception), or a configuration whose every number is finite."""
+    import copy
+    import math
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from fluxopt.domain import ScenarioConfig
+    from fluxopt.io.config import french_message, render_loc, shown_value
+
+    base = tomllib.loads((MINI_TOML).read_text(encoding="utf-8"))  # every section, seasonality, exclusions…
+    document = copy.deepcopy(base)
+    paths = _paths(document)
+    numbers = [
+        p
+        for p in paths
+        if isinstance(_get(document, p), int | float) and not isinstance(_get(document, p), bool)
+    ]
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(numbers) if data.draw(st.booleans()) else st.sampled_from(paths))
+        try:
+            _replace(document, path, data.draw(_TOML_VALUE))
+        except (KeyError, IndexError, TypeError):  # an earlier replacement removed that path
+            continue
+    try:
+        config = ScenarioConfig.model_validate(document)
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            loc = tuple(p for p in item.get("loc", ()) if isinstance(p, str | int))
+            assert french_message(item)
+            render_loc(loc)
+            shown_value(item.get("input"))
+        return
+    assert all(math.isfinite(x) for x in _floats(config.model_dump())), config.model_dump()
