@@ -602,8 +602,7 @@ COMMAND_CASES = [
                 2, ["demain"]),
     CommandCase("designate_last_day_of_the_year",
                 lambda ws: ["designate", ws.scenario, "--as-of", "31/12/2026", "-o", ws.outputs / "designations"],
-                0, [], marks=_xfail("replan: designate --as-of 31/12/2026 (year complete) crashes, exit 70 "
-                                   "(ValueError); issue 4 asks for correct handling")),
+                0, []),
     CommandCase("simulate_zero_runs", lambda ws: ["simulate", ws.scenario, "--runs", "0"], 2, ["--runs"]),
     # stock-era reservations and turnover history (convert)
     CommandCase("convert_reservations_binary", _convert, 1, ["reservations.csv", "binaire"],

@@ -175,7 +175,9 @@ class LinearProgram:
     def add_vars(self, lb: npt.ArrayLike, ub: npt.ArrayLike, integer: bool) -> IntArray:
         lo = np.atleast_1d(np.asarray(lb, dtype=np.float64))
         hi = np.atleast_1d(np.asarray(ub, dtype=np.float64))
-        n = max(len(lo), len(hi))
+        # a scalar bound broadcasts to the other's length; an empty one means no variable at all (nothing left
+        # to plan: an empty forecast, or designate on the last day of the year)
+        n = 0 if min(len(lo), len(hi)) == 0 else max(len(lo), len(hi))
         lo, hi = np.broadcast_to(lo, n).copy(), np.broadcast_to(hi, n).copy()
         ids = np.arange(self.n_vars, self.n_vars + n, dtype=np.int64)
         self.lb.append(lo)
