@@ -7,15 +7,36 @@ French message and its documented exit code; no traceback reaches a user unless 
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import click
+INTERRUPTED = "Interrompu : aucun résultat n'a été écrit ; les sorties précédentes sont intactes."
 
-from fluxopt import __version__
-from fluxopt.errors import ExitCode, FluxoptError
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C while the command modules are imported: the same French message and exit code as later."""
+    sys.stderr.write(INTERRUPTED + "\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+# Importing the commands takes about half a second: a Ctrl-C then must not print Python's traceback.
+_STARTING = (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+)
+if _STARTING:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import click  # noqa: E402
+
+from fluxopt import __version__  # noqa: E402
+from fluxopt.errors import ExitCode, FluxoptError  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,9 +69,7 @@ def handle_errors(func: F) -> F:
             click.echo(f"Erreur : {error.render()}", err=True)
             ctx.exit(int(error.exit_code))
         except KeyboardInterrupt:
-            click.echo(
-                "Interrompu : aucun résultat n'a été écrit ; les sorties précédentes sont intactes.", err=True
-            )
+            click.echo(INTERRUPTED, err=True)
             ctx.exit(int(ExitCode.INTERRUPTED))
         except click.exceptions.Exit:
             raise
@@ -116,6 +135,14 @@ from fluxopt.replan_cli import register as _register_replan_commands  # noqa: E4
 _register_replan_commands(cli, handle_errors)
 
 
+if _STARTING:  # every command is registered: Ctrl-C is a KeyboardInterrupt again, handled per command
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="fluxopt")
+    try:
+        cli(prog_name="fluxopt")
+    except KeyboardInterrupt:  # between the end of the imports and the start of a command
+        click.echo(INTERRUPTED, err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
