@@ -451,7 +451,7 @@ SCENARIO_CASES = [
             lambda f: os.mkfifo(f / "tube.csv"),
             _edit("scenario.toml", 'stock = "patrimoine.csv"', 'stock = "tube.csv"'),
         ),
-        ["scenario.toml:9:files.stock", "tube.csv"],
+        ["scenario.toml:9:files.stock", "pas un fichier ordinaire", "tube.csv"],
     ),
     ScenarioCase(
         "stock_is_a_folder",
@@ -459,7 +459,7 @@ SCENARIO_CASES = [
             lambda f: (f / "dossier").mkdir(),
             _edit("scenario.toml", 'stock = "patrimoine.csv"', 'stock = "dossier"'),
         ),
-        ["scenario.toml:9:files.stock", "dossier"],
+        ["scenario.toml:9:files.stock", "c'est un dossier", "dossier"],
     ),
     # the scenario's optimisation model (read by validate as plan reads it)
     ScenarioCase(

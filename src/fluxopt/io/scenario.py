@@ -274,7 +274,11 @@ def _load(path: str | Path, emit: Warn) -> Scenario:
                 toml_path.name,
                 lines.get(("files", field)),
                 f"files.{field}",
-                "fichier introuvable dans le dossier du scénario",
+                "c'est un dossier, pas un fichier"
+                if full.is_dir()
+                else "ce n'est pas un fichier ordinaire (tube ou périphérique)"
+                if full.exists()
+                else "fichier introuvable dans le dossier du scénario",
                 relative,
             )
             return None
