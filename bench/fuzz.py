@@ -24,6 +24,7 @@ TESTS = [
     "test_mutated_inputs_give_only_fluxopts_errors",
     "test_random_bytes_as_any_input",
     "test_arbitrary_scenarios_are_refused_cleanly_or_planned_correctly",
+    "test_scenario_model_refuses_cleanly_and_keeps_numbers_finite",
 ]
 
 
