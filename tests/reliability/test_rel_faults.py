@@ -392,3 +392,40 @@ def test_output_path_is_an_existing_file(tmp_path: Path) -> None:
         assert_clean_failure(outcome, 4, ["n'est pas un dossier"])
     assert blocker.read_text(encoding="utf-8") == "un fichier, pas un dossier\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sorties"]
+
+
+# ------------------------------------------------------------------ output paths that are not plain files
+
+
+def test_output_through_a_symbolic_link_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "partage" / "comparaison.csv"
+    real.parent.mkdir()
+    real.write_text("ancien\n", encoding="utf-8")
+    link = tmp_path / "comparaison.csv"
+    link.symlink_to(real)
+    outcome = run_cli(["compare", MINI, "--format", "csv", "-o", link])
+    assert outcome.code == 0, outcome.err
+    assert link.is_symlink() and real.read_bytes().startswith(b"\xef\xbb\xbfConvention;")
+
+
+def test_output_to_a_pipe_or_a_device(tmp_path: Path) -> None:
+    """`-o /dev/stdout`, a FIFO, a link to /dev/null: written into, never renamed over (as root, a rename
+    would replace the device node itself for every program). A link in tmp stands for /dev/stdout."""
+    stdout_link = tmp_path / "sortie-standard"
+    stdout_link.symlink_to("/proc/self/fd/1")
+    done = subprocess.run(
+        [FLUXOPT, "compare", MINI, "--format", "csv", "-o", stdout_link], capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(b"\xef\xbb\xbfConvention;") and stdout_link.is_symlink()
+    null_link = tmp_path / "rien.csv"
+    null_link.symlink_to(os.devnull)
+    assert run_cli(["compare", MINI, "--format", "csv", "-o", null_link]).code == 0
+    assert null_link.is_symlink() and Path(os.devnull).is_char_device()
+    fifo = tmp_path / "tube.csv"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    assert run_cli(["compare", MINI, "--format", "csv", "-o", fifo]).code == 0
+    received, _ = reader.communicate(timeout=30)
+    assert received.startswith(b"\xef\xbb\xbfConvention;") and fifo.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rien.csv", "sortie-standard", "tube.csv"]

@@ -13,6 +13,7 @@ import ctypes
 import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -71,11 +72,32 @@ def _mode_for(target: Path, default: int) -> int:
         return default & ~_umask()
 
 
+def _stream(target: Path, data: bytes) -> None:
+    """Write into a device or a pipe (`-o /dev/stdout`, a FIFO): there is no file to replace."""
+    with open(target, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary sibling, fsync, rename)."""
+    """Write `data` to `path` atomically (temporary sibling, fsync, rename).
+
+    A symbolic link is followed: the file it points to is replaced and the link kept. A device or a pipe
+    (`-o /dev/stdout`, a FIFO) is written into as it is — renaming over it would replace `/dev/stdout` itself
+    for every program when fluxopt runs as root.
+    """
     target = Path(path)
     tmp_name = ""
     try:
+        try:
+            kind = os.stat(target).st_mode  # through links: /dev/stdout → /proc/self/fd/1 → a pipe
+        except OSError:
+            kind = None
+        if kind is not None and not stat.S_ISREG(kind) and not stat.S_ISDIR(kind):
+            _stream(target, data)
+            return
+        if target.is_symlink():
+            target = target.resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.fchmod(fd, _mode_for(target, 0o666))
