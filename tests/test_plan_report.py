@@ -49,3 +49,15 @@ def test_plan_report_path_that_is_a_file_fails_cleanly_after_the_plan(tmp_path: 
     assert "Traceback" not in result.output
     assert (tmp_path / "plan" / "plan.csv").exists()  # the plan itself is kept
     assert blocker.read_text() == "x"
+
+
+def test_designate_with_report_shows_the_situation_at_the_date(tmp_path: Path) -> None:
+    out, report_dir = tmp_path / "designations", tmp_path / "rapport"
+    result = CliRunner().invoke(
+        cli, ["designate", str(MINI), "--as-of", "31/03/2026", "-o", str(out), "--report", str(report_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    html = (report_dir / "rapport.html").read_text(encoding="utf-8")
+    assert "31/03/2026" in html
+    assert "<svg" in html
+    assert (report_dir / "rapport.xlsx").stat().st_size > 0

@@ -70,6 +70,14 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         is_flag=True,
         help="CSV RFC 4180 (virgule, point décimal) au lieu du format Excel français.",
     )
+    @click.option(
+        "--report",
+        "report_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Écrit aussi le rapport (rapport.html hors ligne et rapport.xlsx) à la date --as-of, avec le plan "
+        "mis à jour, dans ce dossier.",
+    )
     @handle_errors
     def designate_command(
         scenario: Path,
@@ -79,6 +87,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         no_plan: bool,
         time_limit: float | None,
         csv_plain: bool,
+        report_dir: Path | None,
     ) -> None:
         """Désigne les logements libres à la date --as-of et re-planifie le reste de l'année.
 
@@ -115,6 +124,12 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
                 time_limit=time_limit,
             )
         write_designations(result, loaded, out_dir, dialect="plain" if csv_plain else "fr", manifest=manifest)
+        if report_dir is not None:
+            from fluxopt.report.html import write_report
+
+            plan_dir = None if no_plan else out_dir
+            written = write_report(loaded, report_dir, plan_dir, as_of)
+            click.echo(f"Rapport écrit : {', '.join(str(p) for p in written)}", err=True)
         for d in result.designations:
             click.echo(f"{d.dwelling}\t{d.convention}\t{d.reason}")
         for message in result.messages:
