@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.domain import Scenario
-from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES
+from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, segment_label
 from fluxopt.errors import InputError
 
 __all__ = ["Cells", "FluxForecast", "forecast_flux", "scoped_programmes"]
@@ -68,14 +68,15 @@ class Cells:
 
     def label(self, i: int) -> tuple[str, str, str, str, str, str]:
         """(commune, typologie, qpv, financement, période, programme) of cell `i`, as written in outputs."""
-        prog = int(self.programme[i])
-        return (
-            self.communes[int(self.commune[i])],
-            TYPOLOGIES[int(self.typology[i])],
-            "QPV" if self.qpv[i] else "hors QPV",
-            FINANCINGS[int(self.financing[i])],
-            PERIODS[int(self.period[i])],
-            self.programmes[prog] if prog >= 0 else "",
+        return segment_label(
+            self.communes,
+            self.programmes,
+            int(self.commune[i]),
+            int(self.typology[i]),
+            bool(self.qpv[i]),
+            int(self.financing[i]),
+            int(self.period[i]),
+            int(self.programme[i]),
         )
 
 

@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Convention, Dimension, Scenario
 from fluxopt.domain.enums import Contingent, ReservataireKind
-from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, departement_of
+from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, departement_of, segment_label
 from fluxopt.errors import InfeasibleError, InputError
 from fluxopt.forecast import MONTHS, FluxForecast, scoped_programmes
 
@@ -175,14 +175,15 @@ class Units:
 
     def label(self, i: int) -> tuple[str, str, str, str, str, str]:
         """(commune, typologie, qpv, financement, période, programme) of unit `i`."""
-        prog = int(self.programme[i])
-        return (
-            self.communes[int(self.commune[i])],
-            TYPOLOGIES[int(self.typology[i])],
-            "QPV" if self.qpv[i] else "hors QPV",
-            FINANCINGS[int(self.financing[i])],
-            PERIODS[int(self.period[i])],
-            self.programmes[prog] if prog >= 0 else "",
+        return segment_label(
+            self.communes,
+            self.programmes,
+            int(self.commune[i]),
+            int(self.typology[i]),
+            bool(self.qpv[i]),
+            int(self.financing[i]),
+            int(self.period[i]),
+            int(self.programme[i]),
         )
 
     def select(self, index: npt.ArrayLike) -> Units:

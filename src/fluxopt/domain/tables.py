@@ -42,6 +42,27 @@ def departement_of(commune: str) -> str:
     return commune[:3] if commune.startswith("97") else commune[:2]
 
 
+def segment_label(
+    communes: tuple[str, ...],
+    programmes: tuple[str, ...],
+    commune: int,
+    typology: int,
+    qpv: bool,
+    financing: int,
+    period: int,
+    programme: int,
+) -> tuple[str, str, str, str, str, str]:
+    """(commune, typologie, qpv, financement, période, programme) of a segment, as written in outputs."""
+    return (
+        communes[commune],
+        TYPOLOGIES[typology],
+        QPV_LABELS[1] if qpv else QPV_LABELS[0],
+        FINANCINGS[financing],
+        PERIODS[period],
+        programmes[programme] if programme >= 0 else "",
+    )
+
+
 def _frozen(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.setflags(write=False)
