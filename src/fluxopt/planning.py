@@ -35,11 +35,15 @@ from fluxopt.model.annual import LevelResult, Progress, settings_from_spec, solv
 from fluxopt.model.builder import INF, AnnualProblem, build_annual, build_linear
 from fluxopt.model.months import split_months
 from fluxopt.model.polish import polish_pacing
+from fluxopt.model.repace import repace
 from fluxopt.model.result import METHOD_FR, STATUS_FR, Plan
 from fluxopt.model.solver import Interrupt, Status, solve
 from fluxopt.rows import BAILLEUR, Row, RowKind, RowSet, Sense, build_rows, units_from_forecast
 
 IntArray = npt.NDArray[np.int64]
+
+#: at most this long for the pacing repair (it usually ends, proven, in 1–3 s on cap-habitat)
+REPACE_MAX_SECONDS = 20.0
 
 __all__ = ["load_spec", "plan", "plan_units", "precheck", "sequence_of", "write_plan"]
 
@@ -221,6 +225,7 @@ def plan_units(
         counts, _stats = polish_pacing(
             rowset, counts, problem.fixed, kinds, hard=spec.legal == "hard", caps=caps
         )
+        counts = _repace(rowset, counts, problem.fixed, settings, t0)
     t2 = time.perf_counter()
     evaluation = rowset.evaluate(counts)
     bad = rowset.hard_violations(evaluation) if spec.legal == "hard" else []
@@ -317,6 +322,16 @@ def _plan_monthly(
         timings={"mois_par_mois": t1 - t0, "bornes": t2 - t1},
         method="monthly",
     )
+
+
+def _repace(rowset: RowSet, counts: IntArray, fixed: IntArray, settings: Any, t0: float) -> IntArray:
+    """Re-time the conventions with a month end above one dwelling (`fluxopt.model.repace`), within what
+    is left of the time limit; the levels' row counts never move."""
+    if settings.interrupt.triggered:
+        return counts
+    left = settings.time_limit - (time.perf_counter() - t0)
+    new, _stats = repace(rowset, counts, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS))
+    return new
 
 
 def _pacing_level(rowset: RowSet, evaluation: Any, heuristic: str = "heuristic") -> LevelResult:

@@ -1,0 +1,159 @@
+"""Pacing repair: re-time the designations of the conventions whose month ends drift, levels unchanged.
+
+Why: the annual levels are solved on month-blind blocks, and even the best month split of *that*
+allocation can leave a month-end row more than one dwelling off (measured on cap-habitat: the optimal
+split of the annual plan still had 7 rows above 1). The annual plan's row counts, however, are
+compatible with far better pacing: with every non-pacing row (totals, representativeness, wishes,
+legal) held at its count, a plan exists whose month ends are all at their rounding floor. Finding it for
+the whole plan at once is slow (26 s on cap-habitat); doing it for the few conventions with a row above
+one dwelling — the others keep their designations — took under 3 s and left no row above 1.
+
+The neighbourhood model, on the by-month blocks (segment cell × month × eligibility):
+- variables: how many of a block's dwellings each *free* column receives (free = the drifting
+  conventions and the landlord, who has no pacing row and absorbs the exchanges);
+- every other column keeps its designations exactly;
+- every non-pacing row of a free column is held at its current count — so every level's value, its
+  proof and every legal row are untouched by construction;
+- objective: the free columns' month-end deviations, with the rounding cut; the current plan is the hint,
+  so the result is never worse.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from fluxopt.model.builder import build_annual, build_linear
+from fluxopt.model.solver import SolveSettings, Status, solve
+from fluxopt.rows import BAILLEUR, RowKind, RowSet
+
+IntArray = npt.NDArray[np.int64]
+
+#: a month-end row counts as drifting above this deviation (dwellings)
+DRIFT = 1.0 + 1e-9
+
+
+@dataclass(frozen=True)
+class RepaceStats:
+    columns: int  # conventions re-timed (landlord excluded)
+    before: float  # Σ pacing deviations before
+    after: float
+    rows_above_one_before: int
+    rows_above_one_after: int
+    seconds: float
+    status: str
+
+
+def _pacing(rowset: RowSet, counts: IntArray) -> tuple[float, int, npt.NDArray[np.float64]]:
+    mask = rowset.mask(RowKind.PACING)
+    dev = rowset.evaluate(counts).deviation
+    return float(dev[mask].sum()), int((dev[mask] > DRIFT).sum()), dev
+
+
+def repace(
+    rowset: RowSet,
+    counts: IntArray,
+    fixed: IntArray,
+    settings: SolveSettings,
+    *,
+    time_limit: float,
+) -> tuple[IntArray, RepaceStats]:
+    """Counts [units, columns] with the drifting conventions re-timed; `fixed` designations never move."""
+    start = time.perf_counter()
+    before, above, dev = _pacing(rowset, counts)
+    columns = rowset.columns
+    drifting = sorted(
+        {
+            columns.index(r.convention)
+            for r in rowset.rows
+            if r.kind is RowKind.PACING and dev[r.index] > DRIFT
+        }
+    )
+
+    def stats(after: float, above_after: int, status: str) -> RepaceStats:
+        return RepaceStats(
+            len(drifting), before, after, above, above_after, time.perf_counter() - start, status
+        )
+
+    if not drifting or time_limit <= 0.05 or BAILLEUR not in columns:
+        return counts, stats(before, above, "inutile" if not drifting else "sans temps")
+    free_cols = np.zeros(len(columns), dtype=bool)
+    free_cols[drifting] = True
+    free_cols[columns.index(BAILLEUR)] = True
+    # everything held by a non-free column, and every past designation, is fixed
+    held = np.where(free_cols[None, :], fixed, counts)
+    problem = build_annual(rowset, held, by_month=True)
+    keep = free_cols[problem.var_col]
+    pace = [
+        i
+        for i, r in enumerate(problem.rows)
+        if r.kind is RowKind.PACING and free_cols[columns.index(r.convention)]
+    ]
+    model = build_linear(problem, set(pace), set())
+    lp = model.lp
+    lp.ub[0][~keep] = 0.0  # a free dwelling goes to a free column
+    # the current plan, as variables of the by-month blocks
+    current = np.zeros((problem.blocks.n, len(columns)), dtype=np.int64)
+    np.add.at(current, problem.blocks.of_unit, counts - held)
+    x0 = current[problem.var_block, problem.var_col]
+    # non-pacing rows with a free column held at their current counts (levels and legal rows unchanged)
+    now = rowset.counts(counts)
+    # (legal rows are named after the réservataire, not a column: select rows by their terms)
+    touched = np.zeros(len(problem.rows), dtype=bool)
+    touched[problem.term_row[keep[problem.term_var]]] = True
+    held_rows = [i for i, r in enumerate(problem.rows) if r.kind is not RowKind.PACING and touched[i]]
+    if held_rows:
+        position = np.full(len(problem.rows), -1, dtype=np.int64)
+        position[held_rows] = np.arange(len(held_rows))
+        sel = (position[problem.term_row] >= 0) & keep[problem.term_var]
+        rhs = np.array([now[problem.rows[i].index] for i in held_rows]) - problem.fixed_count[held_rows]
+        lp.add_cons(
+            position[problem.term_row[sel]], model.x[problem.term_var[sel]], np.ones(int(sel.sum())), rhs, rhs,
+            len(held_rows),
+        )  # fmt: skip
+    hint = np.full(lp.n_vars, np.nan)
+    hint[model.x] = x0
+    objective = {model.dev[i]: 1.0 for i in pace}
+    outcome = solve(lp, objective, settings, time_limit=time_limit, hint=hint)
+    if outcome.values is None or outcome.status not in (Status.OPTIMAL, Status.FEASIBLE, Status.INTERRUPTED):
+        return counts, stats(before, above, outcome.status.value)
+    x = np.rint(outcome.values[model.x]).astype(np.int64)
+    new = held.copy()
+    _spread(
+        problem.blocks.of_unit,
+        problem.var_block,
+        problem.var_col,
+        x,
+        rowset.units.base - held.sum(axis=1),
+        new,
+    )
+    after, above_after, _ = _pacing(rowset, new)
+    held_index = [problem.rows[i].index for i in held_rows]
+    if after > before + 1e-9 or np.any(rowset.counts(new)[held_index] != now[held_index]):
+        return counts, stats(before, above, "rejeté")  # never worse, never a level moved (defensive)
+    return new, stats(after, above_after, outcome.status.value)
+
+
+def _spread(
+    of_unit: IntArray, var_block: IntArray, var_col: IntArray, x: IntArray, free: IntArray, out: IntArray
+) -> None:
+    """Hand each block's counts to its units (in unit order), adding to `out` in place."""
+    n_blocks = int(of_unit.max()) + 1 if len(of_unit) else 0
+    n_cols = out.shape[1]
+    per_block = np.zeros((n_blocks, n_cols), dtype=np.int64)
+    per_block[var_block, var_col] = x
+    for u in np.argsort(of_unit, kind="stable").tolist():
+        room = int(free[u])
+        b = int(of_unit[u])
+        for k in np.flatnonzero(per_block[b]).tolist():
+            if room == 0:
+                break
+            take = min(room, int(per_block[b, k]))
+            out[u, k] += take
+            per_block[b, k] -= take
+            room -= take
+    if per_block.any():
+        raise AssertionError("pacing repair lost dwellings")
