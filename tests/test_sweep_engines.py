@@ -71,15 +71,9 @@ def test_serial_and_local_give_identical_results(tmp_path: Path) -> None:
     "engine",
     [
         "local",
-        pytest.param(
-            "dask",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="known flake (seen once in CI under load): on a local Dask cluster whose workers die "
-                "twice, a result already computed on the dying worker is lost and recomputed, and an innocent task "
-                "can be caught by the second death — it is then reported failed (t006) instead of retried again",
-            ),
-        ),
+        # on Dask, a lone retry first waits for the cluster to be whole again (`steady`): without it, an
+        # innocent task was once caught by the second death of a worker under load and reported failed
+        "dask",
     ],
 )
 def test_a_worker_that_dies_is_retried_once_then_reported(tmp_path: Path, engine: str) -> None:

@@ -52,6 +52,9 @@ MAX_TASKS_PER_CHILD = 200
 #: Threads a solve may use inside one worker process: parallelism comes from processes, never from threads.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
+#: Seconds a lone retry waits for a local Dask cluster to be whole again after a worker died.
+STEADY_TIMEOUT = 30.0
+
 DASK_INSTALL_HINT = 'pip install "fluxopt[dask]"'
 
 #: Local Dask cluster settings: a worker death fails its tasks at once (fluxopt retries them alone), and no
@@ -250,6 +253,7 @@ class _Backend(Protocol):
     def wait_any(self, handles: Sequence[Any]) -> list[Any]: ...
     def outcome(self, handle: Any) -> tuple[str, str]: ...  # ("ok", json) | ("crash", why) | ("error", why)
     def recover(self) -> None: ...
+    def steady(self) -> None: ...  # before a lone retry: wait until every worker is back after a crash
     def close(self) -> None: ...
 
 
@@ -273,6 +277,9 @@ class _SerialBackend:
         return "ok", handle
 
     def recover(self) -> None:
+        return None
+
+    def steady(self) -> None:
         return None
 
     def close(self) -> None:
@@ -321,6 +328,9 @@ class _LocalBackend:
         self.pool = self._make_pool()
         self.broken = False
 
+    def steady(self) -> None:
+        return None  # a broken pool is replaced whole by `recover`
+
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -359,6 +369,7 @@ class _DaskBackend:
         self.distributed = distributed
         self.function, self.shared_key = function, shared_key
         self.broken = False
+        self.workers = workers
         self.cluster: Any = None
         self.run = uuid.uuid4().hex[:8]  # keys unique per run; never part of a result
         try:
@@ -417,6 +428,15 @@ class _DaskBackend:
 
     def recover(self) -> None:
         return None
+
+    def steady(self) -> None:
+        """On fluxopt's own local cluster, wait for the nanny to restart a dead worker: a lone retry sent
+        while the cluster is still shrinking could be caught by the death of a worker it never caused
+        (seen once under load: an innocent task reported failed after two "deaths")."""
+        if self.cluster is None:
+            return
+        with contextlib.suppress(Exception):
+            self.client.wait_for_workers(self.workers, timeout=STEADY_TIMEOUT)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -568,6 +588,8 @@ def run_tasks(
                 in_flight: dict[Any, tuple[Task, str, str]] = {}
                 while source or in_flight:
                     while source and len(in_flight) < capacity and not backend.broken:
+                        if source is alone:
+                            backend.steady()
                         item = source.popleft()
                         handle = backend.submit(item[1])
                         if handle is None:  # refused by a broken pool: back in line, uncharged

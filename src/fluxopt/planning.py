@@ -183,8 +183,11 @@ def plan_units(
     interrupt: Interrupt | None = None,
     forecast: FluxForecast | None = None,
     log: Callable[[str], None] | None = None,
+    sequence: bool = True,
 ) -> Plan:
-    """Plan any units (realised and/or forecast); `fixed` designations [units, columns] never change."""
+    """Plan any units (realised and/or forecast); `fixed` designations [units, columns] never change.
+
+    Without `sequence`, no ordre de passage is built (sweeps compare yearly flows only)."""
     precheck(rowset, fixed, spec)
     t0 = time.perf_counter()
     problem = build_annual(rowset, fixed)
@@ -245,7 +248,7 @@ def plan_units(
         pacing=pacing,
         status=status,
         forecast=forecast,
-        sequence=sequence_of(rowset, counts),
+        sequence=sequence_of(rowset, counts) if sequence else {},
         timings={"annuel": t1 - t0, "mois": t2 - t1},
     )
 
