@@ -303,10 +303,8 @@ def summarise_variant(
 
     forecast = cached_forecast(scenario, turnover_multiplier)
     units = units_from_forecast(forecast)
-    # a negotiation compares yearly flows: the variant is planned on its annual levels only, without
-    # the month pacing (split, polish, repair: 90 % of a variant's time, measured) nor the ordre de passage,
-    # which are `fluxopt plan`'s business once the convention is signed
-    rowset = build_rows(scenario, units, pacing=False)
+    pacing = bool(model is not None and model.get("pacing", {}).get("enabled", True))
+    rowset = build_rows(scenario, units, pacing=pacing)
     planned: np.ndarray | None = None
     plan_info: dict[str, Any] | None = None
     deviation: np.ndarray | None = None
@@ -315,7 +313,7 @@ def summarise_variant(
         from fluxopt.planning import plan_units
 
         spec = ModelSpec.model_validate(model)
-        spec = spec.model_copy(update={"pacing": spec.pacing.model_copy(update={"enabled": False})})
+        # no ordre de passage: a sweep compares yearly flows (the sequence is `fluxopt plan`'s business)
         result = plan_units(rowset, spec, time_limit=time_limit, forecast=forecast, sequence=False)
         planned = np.asarray(result.counts, dtype=np.float64)
         deviation = result.evaluation.deviation
