@@ -18,7 +18,7 @@ from fluxopt.domain.model_spec import load_model_spec
 from fluxopt.errors import InfeasibleError
 from fluxopt.io.scenario import load_scenario
 from fluxopt.manifest import stable_json
-from fluxopt.planning import plan, plan_units, write_plan
+from fluxopt.planning import plan, plan_units, summary_fr, write_plan
 from fluxopt.rows import BAILLEUR, RowKind, build_rows, units_from_forecast
 
 MINI = Path(__file__).resolve().parents[1] / "scenarios" / "mini"
@@ -165,3 +165,16 @@ def test_fixed_designations_never_change() -> None:
     # totals are still met as well as the rest of the year allows
     total_dev = result.kind_summary(RowKind.TOTAL).deviation
     assert total_dev < 3
+
+
+def test_summary_is_french_and_counts_month_ends_above_one_dwelling() -> None:
+    """Users read French: decimal commas; the pacing line says how many month ends drift, recomputed here."""
+    result = plan(load_scenario(MINI))
+    text = summary_fr(result)
+    dev = result.rowset.evaluate(result.counts).deviation[result.rowset.mask(RowKind.PACING)]
+    above = int((dev > 1 + 1e-9).sum())
+    pacing_line = next(line for line in text.splitlines() if "rythme" in line)
+    assert f"{above} fin(s) de mois à plus d'un logement" in pacing_line
+    for line in text.splitlines():
+        for token in line.split():
+            assert not any(ch.isdigit() for ch in token) or "." not in token.rstrip("."), line

@@ -340,3 +340,21 @@ def test_load_scenario_checks_rules_by_default(base_scenario: Path) -> None:
         load_scenario(base_scenario)
     assert any("105 %" in p.message for p in raised.value.problems)
     assert len(load_scenario(base_scenario, check=False).stock) == 6
+
+
+def test_exclusions_exceed_flux(base_scenario: Path) -> None:
+    """Forecast exclusions that leave no flux base: validate says so (plan would refuse it), at the field."""
+    p = one(
+        problems_after(
+            base_scenario,
+            "scenario.toml",
+            "turnover_rate = 0.06\n",
+            "turnover_rate = 0.06\n\n[forecast.exclusions]\nanru = 5000\n",
+        ),
+        "Les exclusions prévues",
+    )
+    assert (p.file, p.column) == ("scenario.toml", "forecast.exclusions")
+    assert p.line is not None and p.received == "5000"
+    # below the expected vacancies: valid
+    assert "(0,3)" in p.message  # French decimal comma
+    assert configured(base_scenario, forecast__exclusions={"anru": 0.1}) == []

@@ -82,6 +82,10 @@ class InputError(FluxoptError):
     exit_code = ExitCode.INVALID_INPUT
 
 
+class ExclusionsError(InputError):
+    """The forecast exclusions leave no flux base for the year (`fluxopt validate` reports it as a rule)."""
+
+
 class InfeasibleError(FluxoptError):
     """The targets cannot all be met; the message says why in plain French."""
 

@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from fluxopt.domain import Scenario
 from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, segment_label
-from fluxopt.errors import InputError
+from fluxopt.errors import ExclusionsError, InputError
 
 __all__ = ["Cells", "FluxForecast", "forecast_flux", "scoped_programmes"]
 
@@ -224,9 +224,10 @@ def forecast_flux(
 
     excl_total = float(sum(fc.exclusions.values()))
     if excl_total > 0 and excl_total >= gross_year:
-        raise InputError(
-            f"Les exclusions prévues ({excl_total:g} logements) atteignent ou dépassent les libérations attendues "
-            f"sur l'année ({gross_year:.1f}) : la base du flux serait vide. Vérifiez [forecast.exclusions] "
+        raise ExclusionsError(
+            f"Les exclusions prévues ({f'{excl_total:g}'.replace('.', ',')} logements) atteignent ou dépassent les "
+            f"libérations attendues sur l'année ({f'{gross_year:.1f}'.replace('.', ',')}) : la base du flux serait "
+            "vide. Vérifiez [forecast.exclusions] "
             "et le taux de rotation."
         )
     keep = 1.0 - excl_total / gross_year if gross_year > 0 else 1.0

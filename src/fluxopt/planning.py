@@ -541,10 +541,16 @@ def summary_fr(plan: Plan) -> str:
         proof = (
             "optimal prouvé"
             if lv.proven
-            else (f"écart à la borne {gap * 100:.1f} %" if gap is not None else "non prouvé")
+            else (
+                f"écart à la borne {gap * 100:.1f} %".replace(".", ",") if gap is not None else "non prouvé"
+            )
         )
         if lv.status == "heuristic":
             proof = "heuristique (non prouvé)"
+        if lv.name == "rythme":
+            pacing_dev = plan.evaluation.deviation[plan.rowset.mask(RowKind.PACING)]
+            above = int((pacing_dev > 1 + 1e-9).sum())
+            proof += f", {above} fin(s) de mois à plus d'un logement de l'objectif"
         lines.append(
             f"  · {lv.name} : écart {_fmt2(lv.value)} logement(s), plancher d'arrondi {_fmt2(lv.floor)}, "
             f"borne {_fmt2(lv.bound) if lv.bound is not None else '—'} — {proof}"

@@ -23,7 +23,7 @@ from fluxopt.domain.tables import (
     TYPOLOGIES,
     departement_of,
 )
-from fluxopt.errors import Problem
+from fluxopt.errors import ExclusionsError, InputError, Problem
 from fluxopt.io.config import key_lines, model_file_problems
 from fluxopt.io.scenario import SCENARIO_FILE, resolve_model
 from fluxopt.summary import coverage, flux_cells, is_prefet, is_state_employees
@@ -64,6 +64,7 @@ RULES: dict[str, str] = {
     "designation_convention_not_in_force": "la convention est en vigueur à la date de désignation",
     "lease_without_signed_status": "une date de bail va avec le statut bail_signe ou repris",
     "lease_before_designation": "le bail est signé après la désignation",
+    "exclusions_exceed_flux": "les exclusions prévues restent inférieures aux libérations attendues",
 }
 
 
@@ -114,6 +115,7 @@ def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE) -> list[Problem
     _stock_rules(scenario, report)
     if len(scenario.stock):
         _share_rules(scenario, report)
+        _exclusion_rule(scenario, report)
     _vacancy_rules(scenario, report)
     _designation_rules(scenario, report)
     return report.problems
@@ -122,6 +124,23 @@ def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE) -> list[Problem
 # --------------------------------------------------------------------------------------------------
 # scenario.toml
 # --------------------------------------------------------------------------------------------------
+
+
+def _exclusion_rule(scenario: Scenario, report: _Report) -> None:
+    """exclusions_exceed_flux: the forecast exclusions must leave a flux base (what `plan` would refuse)."""
+    from fluxopt.forecast import forecast_flux
+
+    exclusions = scenario.config.forecast.exclusions
+    if not exclusions or sum(exclusions.values()) <= 0:
+        return
+    try:
+        forecast_flux(scenario)
+    except ExclusionsError as error:
+        report.toml(
+            ("forecast", "exclusions"), "forecast.exclusions", str(error), f"{sum(exclusions.values()):g}"
+        )
+    except InputError:
+        return  # other forecast problems are other rules' business (flux_empty, dates…)
 
 
 def model_problems(path: Path) -> list[Problem]:
