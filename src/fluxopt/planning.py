@@ -16,6 +16,7 @@ the exact apportionment sequence (`fluxopt.sequence.order_of_passage`) of each m
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -244,7 +245,7 @@ def plan_units(
         rowset=rowset,
         counts=counts,
         evaluation=evaluation,
-        levels=solution.levels,
+        levels=_refresh_levels(solution.levels, rowset, evaluation),
         pacing=pacing,
         status=status,
         forecast=forecast,
@@ -325,6 +326,22 @@ def _plan_monthly(
         timings={"mois_par_mois": t1 - t0, "bornes": t2 - t1},
         method="monthly",
     )
+
+
+def _refresh_levels(
+    levels: tuple[LevelResult, ...], rowset: RowSet, evaluation: Any
+) -> tuple[LevelResult, ...]:
+    """Level values recomputed from the final counts: the pacing repair may bring a row closer to its
+    target (never further), so a level's value can only drop — never below its proven bound."""
+    out = []
+    for lv in levels:
+        wanted = {RowKind(k) for k in lv.kinds}
+        devs = [float(evaluation.deviation[r.index]) for r in rowset.rows if r.kind in wanted and not r.hard]
+        value = (max(devs) if lv.objective == "max" else sum(devs)) if devs else 0.0
+        if abs(value - lv.value) > 1e-9 and not math.isnan(lv.value):
+            lv = dataclasses.replace(lv, value=value)
+        out.append(lv)
+    return tuple(out)
 
 
 def _repace(rowset: RowSet, counts: IntArray, fixed: IntArray, settings: Any, t0: float) -> IntArray:
