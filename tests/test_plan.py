@@ -16,6 +16,7 @@ from factories import convention, make_scenario, programme, two_commune_scenario
 from fluxopt.cli import cli
 from fluxopt.domain.model_spec import load_model_spec
 from fluxopt.errors import InfeasibleError
+from fluxopt.forecast import forecast_flux
 from fluxopt.io.scenario import load_scenario
 from fluxopt.manifest import stable_json
 from fluxopt.planning import plan, plan_units, summary_fr, write_plan
@@ -178,3 +179,33 @@ def test_summary_is_french_and_counts_month_ends_above_one_dwelling() -> None:
     for line in text.splitlines():
         for token in line.split():
             assert not any(ch.isdigit() for ch in token) or "." not in token.rstrip("."), line
+
+
+def test_solver_infeasible_is_explained_in_french_naming_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Impossible targets that the pre-checks do not catch: the solver proves them infeasible, and the
+    diagnosis (hard rows relaxed, the smallest violation found) names the legal rules that must give way."""
+    import dataclasses
+
+    import fluxopt.planning as planning
+
+    scen = two_commune_scenario(legal={"prefet_uniform_per_commune": True, "prefet_min_outside_qpv": 30})
+    rowset = build_rows(scen, units_from_forecast(forecast_flux(scen)))
+    rows = list(rowset.rows)
+    outside = max(
+        (r for r in rows if r.hard and r.rule == "prefet_hors_qpv"), key=lambda r: r.admissible()[0]
+    )
+    assert outside.admissible()[0] >= 1
+    commune = outside.value.split()[0]
+    uniform = next(r for r in rows if r.hard and r.rule == "prefet_uniforme" and r.value == commune)
+    # the préfet's uniform band in that commune squeezed to zero, his minimum outside QPV kept
+    rows[uniform.index] = dataclasses.replace(uniform, target=0.0)
+    squeezed = dataclasses.replace(rowset, rows=tuple(rows))
+    monkeypatch.setattr(planning, "precheck", lambda *args, **kwargs: None)
+    spec, _, _ = load_model_spec("equilibre")
+    with pytest.raises(InfeasibleError) as caught:
+        plan_units(squeezed, spec)
+    message = str(caught.value)
+    assert message.startswith(
+        "Objectifs impossibles : ces règles légales ne peuvent pas être respectées ensemble"
+    )
+    assert f"dans la commune {commune}" in message
