@@ -74,13 +74,6 @@ WEEKLY_WEIGHTS: dict[RowKind, float] = {
 EXCESS_TIERS: tuple[tuple[float, float], ...] = ((1.0, 3.0), (1.8, 30.0))
 EXCESS_KINDS = frozenset({RowKind.TOTAL, RowKind.REPRESENTATIVENESS})
 
-#: The year's closing weeks (*clôture*): from `CLOSING_DAYS` before the year's end, totals and legal rows
-#: weigh `CLOSING_FACTOR` times more and a last tier makes any row beyond 2 dwellings very costly — what is
-#: measured is the year end, and late in the year few vacancies remain to correct a drift.
-CLOSING_DAYS = 31
-CLOSING_FACTOR = 3.0
-CLOSING_TIERS: tuple[tuple[float, float], ...] = (*EXCESS_TIERS, (2.0, 300.0))
-
 #: Relative optimality gap of the weekly model. The objective carries the constant deviations of rows the
 #: week cannot touch, so 0.5 % is a fraction of a dwelling; it halves the slowest weeks (measured).
 WEEKLY_GAP = 0.005
@@ -128,35 +121,20 @@ def allocate_units(problem: AnnualProblem, x: IntArray, free_units: IntArray) ->
     return out
 
 
-def closing(as_of: dt.date, year_end: dt.date) -> bool:
-    """True in the year's closing weeks (the last `CLOSING_DAYS` days)."""
-    return (year_end - as_of).days < CLOSING_DAYS
-
-
 def solve_week(
-    rowset: RowSet,
-    fixed: IntArray,
-    free_units: IntArray,
-    *,
-    time_limit: float | None = None,
-    closing: bool = False,
+    rowset: RowSet, fixed: IntArray, free_units: IntArray, *, time_limit: float | None = None
 ) -> WeekSolution:
     """Designate `free_units` of `rowset` (rows on the base seen so far) given `fixed` designations.
 
     One weighted solve of the planner's linear model (`build_annual` + `build_linear`, with the rounding
-    cut) over every non-pacing row; the objective is recomputed from the chosen designations. With
-    `closing` (the year's last weeks), the closing weights and tiers apply.
+    cut) over every non-pacing row; the objective is recomputed from the chosen designations.
     """
     start = time.perf_counter()
     undecided = np.flatnonzero(np.asarray(fixed).sum(axis=1) == 0)
     if not np.array_equal(undecided, np.sort(free_units)):
         raise ValueError("free_units must be exactly the units without a fixed designation")
     problem = build_annual(rowset, fixed)
-    factor = {RowKind.TOTAL: CLOSING_FACTOR, RowKind.LEGAL: CLOSING_FACTOR} if closing else {}
-    tiers = CLOSING_TIERS if closing else EXCESS_TIERS
-    weights = np.array(
-        [WEEKLY_WEIGHTS.get(r.kind, 0.0) * factor.get(r.kind, 1.0) for r in problem.rows], dtype=np.float64
-    )
+    weights = np.array([WEEKLY_WEIGHTS.get(r.kind, 0.0) for r in problem.rows], dtype=np.float64)
     soft = {i for i, w in enumerate(weights) if w > 0}
     model = build_linear(problem, soft, set())
     objective = {model.dev[i]: float(weights[i]) for i in sorted(soft)}
@@ -164,7 +142,7 @@ def solve_week(
     # several rows rather than leaving one row far off (the squared deviation of the greedy, linearised)
     beyond = sorted(i for i in soft if problem.rows[i].kind in EXCESS_KINDS)
     n = len(beyond)
-    for threshold, extra_weight in tiers if n else ():
+    for threshold, extra_weight in EXCESS_TIERS if n else ():
         lp = model.lp
         extra = lp.add_vars(np.zeros(n), np.full(n, np.inf), integer=False)
         lp.add_cons(  # extra − dev ≥ −threshold
@@ -190,7 +168,7 @@ def solve_week(
     dev = row_deviations(problem, x)
     excess = np.array([r.kind in EXCESS_KINDS for r in problem.rows], dtype=bool)
     weighted = float((weights * dev).sum())
-    for threshold, extra_weight in tiers:
+    for threshold, extra_weight in EXCESS_TIERS:
         weighted += extra_weight * float((weights * np.maximum(dev - threshold, 0.0))[excess].sum())
     return WeekSolution(
         columns=allocate_units(problem, x, free_units),
@@ -219,13 +197,7 @@ class ReplanPolicy(Policy):
         else:
             rowset = problem.index.running(problem.arrived)
             local = np.searchsorted(arrived, problem.free)
-        week = solve_week(
-            rowset,
-            problem.fixed[arrived],
-            local.astype(np.int64),
-            time_limit=self.time_limit,
-            closing=closing(problem.as_of, dt.date(problem.scenario.year, 12, 31)),
-        )
+        week = solve_week(rowset, problem.fixed[arrived], local.astype(np.int64), time_limit=self.time_limit)
         return week.columns
 
 
@@ -485,13 +457,7 @@ def designate(
     chosen = np.zeros(0, dtype=np.int64)
     if len(free):
         rowset = _without_ended(state.rowset, free, state.ended)
-        week = solve_week(
-            rowset,
-            state.offered,
-            free,
-            time_limit=time_limit,
-            closing=closing(as_of, dt.date(scenario.year, 12, 31)),
-        )
+        week = solve_week(rowset, state.offered, free, time_limit=time_limit)
         chosen = week.columns
     elif as_of == dt.date(scenario.year, 12, 31):
         messages.append(
