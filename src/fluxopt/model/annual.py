@@ -188,14 +188,7 @@ def solve_annual(
         outcome = solve(model.lp, objective, settings, time_limit=max(0.05, remaining), hint=hint_values)
         seconds = time.perf_counter() - start
         if outcome.values is not None:
-            found = np.rint(outcome.values[model.x]).astype(np.int64)
-            # keep the hint when the solver's plan is no better on this level: the hint (LP rounding or an
-            # earlier level's plan) is usually much better on the later levels, whose solves it then
-            # starts (measured on cap-habitat: the representativeness level 2.3 s → see README)
-            if x is None or _level_value(row_deviations(problem, found), positions, lv.objective) < (
-                _level_value(row_deviations(problem, x), positions, lv.objective) - 1e-9
-            ):
-                x = found
+            x = np.rint(outcome.values[model.x]).astype(np.int64)
         if x is None:
             # nothing feasible yet: report the level and stop (the caller decides: diagnose or exit 3)
             results.append(
