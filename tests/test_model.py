@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import numpy as np
 import pytest
@@ -213,3 +214,23 @@ def test_interrupt_during_the_levels_still_gives_a_valid_plan_marked_not_proven(
     assert result.status == "interrupted"
     assert np.array_equal(result.counts.sum(axis=1), rowset.units.base)
     assert not rowset.hard_violations(result.evaluation)
+
+
+def test_rens_neighbourhood_keeps_the_rounded_plan_and_floor_ceiling_of_the_lp() -> None:
+    """Large path: the exact levels search only between the floor and ceiling of each LP value (RENS);
+    the flow-rounded plan they start from must lie inside, or the search could not start from it."""
+    _, rowset, spec = _setup()
+    problem = build_annual(rowset)
+    levels = [(lv, annual_mod.level_rows(problem, lv.rows)) for lv in spec.levels]
+    hard = {i for i, r in enumerate(problem.rows) if r.hard}
+    model = build_linear(problem, {i for _, pos in levels for i in pos}, hard)
+    settings = settings_from_spec(spec)
+    x, _ = annual_mod.lp_round(problem, model, levels, settings, time.perf_counter() + 60)
+    assert x is not None and model.relaxed is not None
+    annual_mod._around_relaxation(model, x)
+    lo, hi = model.lp.lb[0], model.lp.ub[0]
+    assert ((lo <= x) & (x <= hi)).all()
+    # recomputed: floor/ceil of the LP values, widened only where the rounded plan sits outside
+    assert np.array_equal(lo, np.minimum(np.floor(model.relaxed + 1e-9), x))
+    assert np.array_equal(hi, np.maximum(np.ceil(model.relaxed - 1e-9), x))
+    assert (hi - lo <= 1).all()
