@@ -196,7 +196,7 @@ def main() -> None:
         "--time-limit", type=float, default=None, help="solver time limit for cap-habitat (s)"
     )
     parser.add_argument(
-        "--large-time-limit", type=float, default=13.0, help="solver time limit for the large landlord (s)"
+        "--large-time-limit", type=float, default=15.0, help="solver time limit for the large landlord (s)"
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
