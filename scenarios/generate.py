@@ -693,6 +693,52 @@ def write_scenario(scn: Scenario, out: Path, dialect: Dialect, vacancies=None, d
     return files
 
 
+def stock_era(seed: int, scn: Scenario, dialect: Dialect) -> tuple[list[list[str]], list[list[str]]]:
+    """Stock-era reservations (`reservations.csv`) and 3 years of turnover history
+    (`rotation_historique.csv`) for `fluxopt convert`, drawn from their own random stream (the other files do
+    not change). Realistic shapes: the préfet reserved about 30 % of every programme (more in the older
+    ones), Action Logement 18–32 % of most programmes, a third of those financed since 1990 with rights
+    ending with their loans in 2027–2029; each commune about 20 % of most of its programmes (loan guarantees,
+    some ending in 2028); the
+    départements and the employer reserve a number of dwellings per programme (no dwelling named)."""
+    rng = np.random.default_rng(seed + 10_000)
+    rows: list[list[str]] = []
+    history: list[list[str]] = []
+    for p in sorted(scn.programmes, key=lambda q: q.code):
+        if p.hors_flux or p.mise_en_service is not None:
+            continue
+        order = [int(i) for i in rng.permutation(p.n)]
+        taken = 0
+
+        def reserve(share: float, reservataire: str, contingent: str = "", end: str = "") -> None:
+            nonlocal taken
+            k = min(int(round(share * p.n)), int(0.9 * p.n) - taken)
+            for i in order[taken : taken + max(0, k)]:
+                rows.append([p.dwelling_id(i), "", "", reservataire, end, contingent])
+            taken += max(0, k)
+
+        reserve((0.27 if p.year < 1980 else 0.22) + rng.uniform(-0.03, 0.03), "ETAT", "etat_prioritaires")
+        reserve(0.05, "ETAT", "etat_fonctionnaires")
+        if rng.random() < 0.9:
+            ending = p.year >= 1990 and rng.random() < 0.35
+            end = dialect.date(dt.date(int(rng.choice([2027, 2028, 2029])), 12, 31)) if ending else ""
+            reserve(rng.uniform(0.18, 0.32), "AL", "employeurs_action_logement", end)
+        if rng.random() < 0.85:
+            end = dialect.date(dt.date(2028, 6, 30)) if rng.random() < 0.2 else ""
+            reserve(rng.uniform(0.15, 0.25), commune_res_id(p.commune), "collectivites", end)
+        dep = dep_of(p.commune)
+        if dep in ("92", "94") and rng.random() < 0.15:
+            rows.append(["", p.code, str(max(1, int(0.05 * p.n))), f"CD{dep}", "", "collectivites"])
+        for year in (YEAR - 3, YEAR - 2, YEAR - 1):
+            base = p.rotation if p.rotation is not None else scn.turnover_rate
+            history.append([p.code, str(year), dialect.dec(base * rng.uniform(0.8, 1.2), 4)])
+    for conv in scn.conventions:
+        if conv["id"] == "EMP-TRANSPORT-NAN":
+            for code in conv["scope"]["programmes"]:
+                rows.append(["", code, "6", "EMP-TRANSPORT", "", "employeurs_action_logement"])
+    return rows, history
+
+
 def write_toml(scn: Scenario, path: Path, files: dict):
     L = []
     if scn.comment:
@@ -1327,6 +1373,12 @@ def generate(
             des = [d for d in des if d[1] <= until and (d[4] is None or d[4] <= until)]
     elif kind == "cap-habitat":
         scn, vac, des = build_cap_habitat(seed, until)
+        # read by `fluxopt convert` only (found by name in the folder; scenario.toml does not name them)
+        reservations, history = stock_era(seed, scn, Dialect(fe))
+        out.mkdir(parents=True, exist_ok=True)
+        header = ["logement", "programme", "nombre", "reservataire", "fin_droit", "contingent"]
+        write_csv(out / "reservations.csv", Dialect(fe), header, reservations)
+        write_csv(out / "rotation_historique.csv", Dialect(fe), ["programme", "annee", "rotation"], history)
     elif kind == "grand-bailleur":
         scn, vac, des = build_multi(
             seed,

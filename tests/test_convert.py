@@ -267,3 +267,42 @@ def test_cli_convert_prints_the_table_and_writes_the_toml_block(tmp_path: Path) 
 
     bad = runner.invoke(cli, ["convert", str(folder), "--reservations", str(tmp_path / "absent.csv")])
     assert bad.exit_code == 1 and "absent.csv" in bad.output and "Traceback" not in bad.output
+
+
+def test_shipped_cap_habitat_reservations_convert_and_recompute_by_hand() -> None:
+    """The realistic scenario ships stock-era reservations and 3 years of turnover history: `convert` reads
+    them, and the préfet's stock share in the 92 is recomputed here from the CSV alone."""
+    import csv
+
+    from fluxopt.io.scenario import load_scenario
+
+    folder = Path(__file__).parents[1] / "scenarios" / "cap-habitat"
+    scenario = load_scenario(folder)
+    reservations = read_reservations(folder / "reservations.csv", scenario)
+    history = read_turnover_history(folder / "rotation_historique.csv", scenario.year)
+    result = convert(scenario, reservations, history=history)
+    by = {(s.reservataire, s.contingent, s.scope_label): s for s in result.shares}
+    prefet = by["ETAT", Contingent.STATE_PRIORITY, "département 92"]
+
+    with (folder / "reservations.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    named = [r["Logement"] for r in rows if r["Logement"]]
+    assert len(named) == len(set(named))  # a dwelling is reserved by one réservataire at most
+    with (folder / "patrimoine.csv").open(encoding="utf-8-sig", newline="") as f:
+        stock = {r["Logement"]: r for r in csv.DictReader(f, delimiter=";")}
+    in_flux_92 = [d for d, r in stock.items() if r["Commune"].startswith("92") and not r.get("Hors_flux")]
+    reserved_92 = [
+        r["Logement"]
+        for r in rows
+        if r["reservataire"] == "ETAT"
+        and r["contingent"] == "etat_prioritaires"
+        and r["Logement"] in stock
+        and stock[r["Logement"]]["Commune"].startswith("92")
+        and not stock[r["Logement"]].get("Hors_flux")
+    ]
+    assert prefet.scope_dwellings == len(in_flux_92)
+    assert prefet.reserved_dwellings == len(reserved_92)
+    assert prefet.share_stock == pytest.approx(100 * len(reserved_92) / len(in_flux_92))
+    # realistic: close to today's 25 % convention, and rights that end are counted pro rata
+    assert 20 <= prefet.share_stock <= 30
+    assert sum(s.ending_rights for s in result.shares if s.reservataire == "AL") > 0
