@@ -708,14 +708,21 @@ def stock_era(seed: int, scn: Scenario, dialect: Dialect) -> tuple[list[list[str
         if p.hors_flux or p.mise_en_service is not None:
             continue
         order = [int(i) for i in rng.permutation(p.n)]
-        taken = 0
+        taken = [0]  # dwellings of the programme already reserved (one réservataire per dwelling)
 
-        def reserve(share: float, reservataire: str, contingent: str = "", end: str = "") -> None:
-            nonlocal taken
-            k = min(int(round(share * p.n)), int(0.9 * p.n) - taken)
-            for i in order[taken : taken + max(0, k)]:
+        def reserve(
+            share: float,
+            reservataire: str,
+            contingent: str = "",
+            end: str = "",
+            p=p,
+            order=order,
+            taken=taken,
+        ) -> None:
+            k = max(0, min(round(share * p.n), int(0.9 * p.n) - taken[0]))
+            for i in order[taken[0] : taken[0] + k]:
                 rows.append([p.dwelling_id(i), "", "", reservataire, end, contingent])
-            taken += max(0, k)
+            taken[0] += k
 
         reserve((0.27 if p.year < 1980 else 0.22) + rng.uniform(-0.03, 0.03), "ETAT", "etat_prioritaires")
         reserve(0.05, "ETAT", "etat_fonctionnaires")
