@@ -22,6 +22,7 @@ def test_plan_with_report_writes_html_and_workbook_showing_the_plan(tmp_path: Pa
     html = (report_dir / "rapport.html").read_text(encoding="utf-8")
     assert "<svg" in html
     assert not re.search(r"(src|href)=\"https?://", html)  # self-contained: nothing fetched
+    assert str(tmp_path) not in html and "plan" in html  # the plan folder by its name, not the local tree
     # the report shows the plan's order of passage: every convention of the written sequence appears in it
     text = (plan_dir / "sequence.csv").read_text(encoding="utf-8-sig")
     sequence = list(csv.DictReader(io.StringIO(text), delimiter=";"))
@@ -37,6 +38,9 @@ def test_plan_with_report_writes_html_and_workbook_showing_the_plan(tmp_path: Pa
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", f"formula in {sheet.title}!{cell.coordinate}"
+                assert str(tmp_path) not in str(cell.value or ""), (
+                    f"local path in {sheet.title}!{cell.coordinate}"
+                )
 
 
 def test_plan_report_path_that_is_a_file_fails_cleanly_after_the_plan(tmp_path: Path) -> None:

@@ -319,7 +319,7 @@ def render_html(data: ReportData) -> str:
         ("Année", str(comp.year)),
         ("Situation au", f"{comp.as_of:%d/%m/%Y}"),
         ("Scénario", comp.scenario_name),
-        ("Plan", comp.plan_folder or "aucun"),
+        ("Plan", _shown_folder(comp.plan_folder) or "aucun"),
     ]
     if comp.plan_folder:
         manifest.append(
@@ -344,7 +344,7 @@ def render_html(data: ReportData) -> str:
         scenario_name=comp.scenario_name,
         year=comp.year,
         as_of=f"{comp.as_of:%d/%m/%Y}",
-        plan_folder=comp.plan_folder,
+        plan_folder=_shown_folder(comp.plan_folder),
         cards=cards,
         alerts=alerts,
         gap_alerts=gap_alerts,
@@ -487,3 +487,9 @@ def write_report(
         for name, data in files.items():
             out.write_bytes(name, data)
     return [Path(folder) / name for name in files]
+
+
+def _shown_folder(folder: str | None) -> str | None:
+    """The plan folder's name only: a report goes to réservataires and partners, the landlord's own
+    directory tree (user names, shares) does not belong in it."""
+    return Path(folder).name if folder else None
