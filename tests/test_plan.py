@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from checker import check_plan_dir, read_csv
+from checker import check_plan_dir, num, read_csv
 from factories import convention, make_scenario, programme, two_commune_scenario
 from fluxopt.cli import cli
 from fluxopt.domain.model_spec import load_model_spec
@@ -209,3 +209,16 @@ def test_solver_infeasible_is_explained_in_french_naming_the_rules(monkeypatch: 
         "Objectifs impossibles : ces règles légales ne peuvent pas être respectées ensemble"
     )
     assert f"dans la commune {commune}" in message
+
+
+def test_manifest_says_what_the_pacing_repair_did_recomputed_from_objectifs(tmp_path: Path) -> None:
+    """The repair is a solve: its outcome is in the manifest, and its month-end count matches the rows."""
+    run = CliRunner().invoke(cli, ["plan", str(MINI), "-o", str(tmp_path / "p")])
+    assert run.exit_code == 0, run.output
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text(encoding="utf-8"))
+    repair = manifest["resultats"]["reparation_rythme"]
+    rows = read_csv(tmp_path / "p" / "objectifs.csv")
+    pacing = [num(r["ecart"]) for r in rows if r["type"] == "rythme"]
+    assert repair["fins_de_mois_au_dela_de_1_apres"] == sum(1 for d in pacing if d > 1 + 1e-9)
+    assert repair["rythme_apres"] == pytest.approx(sum(pacing), abs=1e-6)
+    assert repair["rythme_apres"] <= repair["rythme_avant"] + 1e-9

@@ -229,7 +229,9 @@ def plan_units(
         counts, _stats = polish_pacing(
             rowset, counts, problem.fixed, kinds, hard=spec.legal == "hard", caps=caps
         )
-        counts = _repace(rowset, counts, problem.fixed, settings, t0)
+        counts, repair = _repace(rowset, counts, problem.fixed, settings, t0)
+    else:
+        repair = None
     t2 = time.perf_counter()
     evaluation = rowset.evaluate(counts)
     bad = rowset.hard_violations(evaluation) if spec.legal == "hard" else []
@@ -251,6 +253,7 @@ def plan_units(
         forecast=forecast,
         sequence=sequence_of(rowset, counts) if sequence else {},
         timings={"annuel": t1 - t0, "mois": t2 - t1},
+        repair=repair,
     )
 
 
@@ -344,14 +347,23 @@ def _refresh_levels(
     return tuple(out)
 
 
-def _repace(rowset: RowSet, counts: IntArray, fixed: IntArray, settings: Any, t0: float) -> IntArray:
+def _repace(
+    rowset: RowSet, counts: IntArray, fixed: IntArray, settings: Any, t0: float
+) -> tuple[IntArray, dict[str, Any] | None]:
     """Re-time the conventions with a month end above one dwelling (`fluxopt.model.repace`), within what
-    is left of the time limit; the levels' row counts never move."""
+    is left of the time limit (no level gets worse); with what it did, for the manifest."""
     if settings.interrupt.triggered:
-        return counts
+        return counts, None
     left = settings.time_limit - (time.perf_counter() - t0)
-    new, _stats = repace(rowset, counts, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS))
-    return new
+    new, stats = repace(rowset, counts, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS))
+    return new, {
+        "conventions_recalees": stats.columns,
+        "rythme_avant": round(stats.before, 6),
+        "rythme_apres": round(stats.after, 6),
+        "fins_de_mois_au_dela_de_1_avant": stats.rows_above_one_before,
+        "fins_de_mois_au_dela_de_1_apres": stats.rows_above_one_after,
+        "statut": stats.status,
+    }
 
 
 def _pacing_level(rowset: RowSet, evaluation: Any, heuristic: str = "heuristic") -> LevelResult:
@@ -513,6 +525,7 @@ def plan_results(plan: Plan) -> dict[str, Any]:
             for k, s in kinds.items()
         },
         "plancher_arrondi_total": float(plan.rowset.floors.sum()),
+        "reparation_rythme": plan.repair,
         "objectif": float(sum(lv.value for lv in plan.levels)),
         "borne": float(sum((lv.bound or 0.0) for lv in plan.levels)),
     }

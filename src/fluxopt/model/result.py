@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,8 @@ class Plan:
     sequence: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # commune → [(month, column)]
     timings: dict[str, float] = field(default_factory=dict)
     method: str = "annual-split"  # annual-split | monthly (models/ file, [pacing] method)
+    #: the pacing repair (`fluxopt.model.repace`): what it did, for the manifest; None when not run
+    repair: dict[str, Any] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
