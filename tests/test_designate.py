@@ -318,3 +318,14 @@ def test_next_sequence_follows_the_rest_of_year_plan_and_keeps_every_prefix_with
     assert [r[1] for r in rows] == list(range(1, len(rows) + 1))
     assert max_running_deviation(seq, {k: float(v) for k, v in expected.items()}) < 1
     assert all(str(r[2]) >= "2026-04" for r in rows)
+
+
+def test_csv_plain_writes_rfc_csv_as_on_the_other_commands(tmp_path: Path) -> None:
+    folder = scenario_copy(tmp_path, EXTRA_VACANCIES)
+    out = tmp_path / "out"
+    result = run(str(folder), "--as-of", "05/04/2026", "-o", str(out), "--sans-plan", "--csv", "plain")
+    assert result.exit_code == 0, result.output
+    data = (out / "designations.csv").read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert sorted(r["logement"] for r in rows) == sorted(v.split(",")[0] for v in EXTRA_VACANCIES)

@@ -95,9 +95,11 @@ def test_shuffled_input_rows_give_the_same_plan(mini_plan: Path, tmp_path: Path)
         assert (out / name).read_bytes() == (mini_plan / name).read_bytes(), name
 
 
-def test_csv_plain_option_writes_rfc_csv(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", [["--csv", "plain"], ["--csv-plain"]])
+def test_csv_plain_option_writes_rfc_csv(tmp_path: Path, option: list[str]) -> None:
+    """`--csv plain`, as on compare and bilan; `--csv-plain` is kept as its older name."""
     out = tmp_path / "plain"
-    code, output = _run(["plan", str(MINI), "-o", str(out), "--csv-plain"])
+    code, output = _run(["plan", str(MINI), "-o", str(out), *option])
     assert code == 0, output
     data = (out / "objectifs.csv").read_bytes()
     assert not data.startswith(b"\xef\xbb\xbf") and data.split(b"\n")[0].count(b",") > 5

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from fluxopt.io.csvwrite import csv_dialect
 from fluxopt.io.text import CellError, parse_date
 
 
@@ -66,10 +67,14 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         "--time-limit", type=click.FloatRange(min=0.1), default=None, help="Temps de calcul maximal (s)."
     )
     @click.option(
-        "--csv-plain",
-        is_flag=True,
-        help="CSV RFC 4180 (virgule, point décimal) au lieu du format Excel français.",
+        "--csv",
+        "dialect",
+        type=click.Choice(["fr", "plain"]),
+        default="fr",
+        show_default=True,
+        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple (RFC 4180) pour les outils.",
     )
+    @click.option("--csv-plain", is_flag=True, hidden=True, help="Ancien nom de --csv plain.")
     @click.option(
         "--report",
         "report_dir",
@@ -86,6 +91,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         model: str | None,
         no_plan: bool,
         time_limit: float | None,
+        dialect: str,
         csv_plain: bool,
         report_dir: Path | None,
     ) -> None:
@@ -111,7 +117,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             modele=model or loaded.config.scenario.model,
             sans_plan=no_plan,
             time_limit=time_limit,
-            csv="plain" if csv_plain else "fr",
+            csv=csv_dialect(dialect, csv_plain),
         )
         manifest.solver = {"moteur": "highs", "graine": 0}
         with manifest.stage("designation"):
@@ -123,7 +129,9 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
                 previous_plan=previous,
                 time_limit=time_limit,
             )
-        write_designations(result, loaded, out_dir, dialect="plain" if csv_plain else "fr", manifest=manifest)
+        write_designations(
+            result, loaded, out_dir, dialect=csv_dialect(dialect, csv_plain), manifest=manifest
+        )
         if report_dir is not None:
             from fluxopt.report.html import write_report
 

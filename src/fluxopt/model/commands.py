@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from fluxopt.io.csvwrite import csv_dialect
+
 
 def default_output(scenario_path: Path) -> Path:
     """`./resultats/<scenario folder name>/plan`: one folder per scenario, next to where fluxopt runs."""
@@ -72,10 +74,14 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         "--seed", type=click.IntRange(min=0), default=None, help="Graine du solveur (reproductibilité)."
     )
     @click.option(
-        "--csv-plain",
-        is_flag=True,
-        help="CSV RFC 4180 (virgule, point décimal) au lieu du format Excel français.",
+        "--csv",
+        "dialect",
+        type=click.Choice(["fr", "plain"]),
+        default="fr",
+        show_default=True,
+        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple (RFC 4180) pour les outils.",
     )
+    @click.option("--csv-plain", is_flag=True, hidden=True, help="Ancien nom de --csv plain.")
     @click.option(
         "--report",
         "report_dir",
@@ -90,6 +96,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         output: Path | None,
         time_limit: float | None,
         seed: int | None,
+        dialect: str,
         csv_plain: bool,
         report_dir: Path | None,
     ) -> None:
@@ -111,7 +118,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         out_dir = output or default_output(scenario)
         manifest = RunManifest.for_scenario(
             "plan", loaded, modele=model or loaded.config.scenario.model, time_limit=time_limit, seed=seed,
-            csv="plain" if csv_plain else "fr",
+            csv=csv_dialect(dialect, csv_plain),
         )  # fmt: skip
         manifest.model = {"nom": spec.name, "fichier": model_name, "sha256": model_hash, "mode": spec.mode}
         manifest.solver = {
@@ -142,7 +149,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         finally:
             signal.signal(signal.SIGINT, previous)
         with manifest.stage("ecriture"):
-            write_plan(result, loaded, out_dir, dialect="plain" if csv_plain else "fr", manifest=manifest)
+            write_plan(result, loaded, out_dir, dialect=csv_dialect(dialect, csv_plain), manifest=manifest)
         click.echo(summary_fr(result), err=True)
         click.echo(f"Résultats écrits dans {out_dir}", err=True)
         if report_dir is not None:
