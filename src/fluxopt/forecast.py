@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.domain import Scenario
-from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, segment_label
+from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, SegmentLabels
 from fluxopt.errors import ExclusionsError, InputError
 
 __all__ = ["Cells", "FluxForecast", "forecast_flux", "scoped_programmes"]
@@ -51,7 +51,7 @@ MONTHS = 12
 
 
 @dataclass(frozen=True)
-class Cells:
+class Cells(SegmentLabels):
     """Segment cells (one per distinct combination), sorted by labels: independent of input order."""
 
     communes: tuple[str, ...]  # sorted INSEE codes
@@ -65,19 +65,6 @@ class Cells:
 
     def __len__(self) -> int:
         return len(self.commune)
-
-    def label(self, i: int) -> tuple[str, str, str, str, str, str]:
-        """(commune, typologie, qpv, financement, période, programme) of cell `i`, as written in outputs."""
-        return segment_label(
-            self.communes,
-            self.programmes,
-            int(self.commune[i]),
-            int(self.typology[i]),
-            bool(self.qpv[i]),
-            int(self.financing[i]),
-            int(self.period[i]),
-            int(self.programme[i]),
-        )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Convention, Dimension, Scenario
 from fluxopt.domain.enums import Contingent, ReservataireKind
-from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, departement_of, segment_label
+from fluxopt.domain.tables import FINANCINGS, PERIODS, TYPOLOGIES, SegmentLabels, departement_of
 from fluxopt.errors import InfeasibleError, InputError
 from fluxopt.forecast import MONTHS, FluxForecast, scoped_programmes
 
@@ -102,7 +102,7 @@ class Sense(StrEnum):
 
 
 @dataclass(frozen=True)
-class Units:
+class Units(SegmentLabels):
     """Pieces of the flux base with their attributes and a whole number of dwellings each."""
 
     communes: tuple[str, ...]  # sorted INSEE codes (all the stock's communes)
@@ -172,19 +172,6 @@ class Units:
             key = key * size + np.asarray(arr, dtype=np.int64)
         uniq, inverse = np.unique(key, return_inverse=True)
         return inverse.astype(np.int64), len(uniq)
-
-    def label(self, i: int) -> tuple[str, str, str, str, str, str]:
-        """(commune, typologie, qpv, financement, période, programme) of unit `i`."""
-        return segment_label(
-            self.communes,
-            self.programmes,
-            int(self.commune[i]),
-            int(self.typology[i]),
-            bool(self.qpv[i]),
-            int(self.financing[i]),
-            int(self.period[i]),
-            int(self.programme[i]),
-        )
 
     def select(self, index: npt.ArrayLike) -> Units:
         """The units at `index` (boolean mask or positions)."""

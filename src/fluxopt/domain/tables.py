@@ -42,25 +42,30 @@ def departement_of(commune: str) -> str:
     return commune[:3] if commune.startswith("97") else commune[:2]
 
 
-def segment_label(
-    communes: tuple[str, ...],
-    programmes: tuple[str, ...],
-    commune: int,
-    typology: int,
-    qpv: bool,
-    financing: int,
-    period: int,
-    programme: int,
-) -> tuple[str, str, str, str, str, str]:
-    """(commune, typologie, qpv, financement, période, programme) of a segment, as written in outputs."""
-    return (
-        communes[commune],
-        TYPOLOGIES[typology],
-        QPV_LABELS[1] if qpv else QPV_LABELS[0],
-        FINANCINGS[financing],
-        PERIODS[period],
-        programmes[programme] if programme >= 0 else "",
-    )
+class SegmentLabels:
+    """`label(i)` for any table of segments that has the columns below (forecast cells, planning units):
+    one place decides how a segment is written in outputs."""
+
+    communes: tuple[str, ...]
+    programmes: tuple[str, ...]
+    commune: np.ndarray
+    typology: np.ndarray
+    qpv: np.ndarray
+    financing: np.ndarray
+    period: np.ndarray
+    programme: np.ndarray
+
+    def label(self, i: int) -> tuple[str, str, str, str, str, str]:
+        """(commune, typologie, qpv, financement, période, programme) of segment `i`, as written in outputs."""
+        programme = int(self.programme[i])
+        return (
+            self.communes[int(self.commune[i])],
+            TYPOLOGIES[int(self.typology[i])],
+            QPV_LABELS[1] if bool(self.qpv[i]) else QPV_LABELS[0],
+            FINANCINGS[int(self.financing[i])],
+            PERIODS[int(self.period[i])],
+            self.programmes[programme] if programme >= 0 else "",
+        )
 
 
 def _frozen(*arrays: np.ndarray) -> None:
