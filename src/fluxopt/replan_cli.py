@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from fluxopt.io.csvwrite import csv_dialect
+from fluxopt.cli_options import csv_option
 from fluxopt.io.text import CellError, parse_date
 
 
@@ -66,15 +66,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
     @click.option(
         "--time-limit", type=click.FloatRange(min=0.1), default=None, help="Temps de calcul maximal (s)."
     )
-    @click.option(
-        "--csv",
-        "dialect",
-        type=click.Choice(["fr", "plain"]),
-        default="fr",
-        show_default=True,
-        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple (RFC 4180) pour les outils.",
-    )
-    @click.option("--csv-plain", is_flag=True, hidden=True, help="Ancien nom de --csv plain.")
+    @csv_option(legacy_flag=True)
     @click.option(
         "--report",
         "report_dir",
@@ -92,7 +84,6 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         no_plan: bool,
         time_limit: float | None,
         dialect: str,
-        csv_plain: bool,
         report_dir: Path | None,
     ) -> None:
         """Désigne les logements libres à la date --as-of et re-planifie le reste de l'année.
@@ -117,7 +108,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             modele=model or loaded.config.scenario.model,
             sans_plan=no_plan,
             time_limit=time_limit,
-            csv=csv_dialect(dialect, csv_plain),
+            csv=dialect,
         )
         manifest.solver = {"moteur": "highs", "graine": 0}
         with manifest.stage("designation"):
@@ -129,9 +120,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
                 previous_plan=previous,
                 time_limit=time_limit,
             )
-        write_designations(
-            result, loaded, out_dir, dialect=csv_dialect(dialect, csv_plain), manifest=manifest
-        )
+        write_designations(result, loaded, out_dir, dialect=dialect, manifest=manifest)
         if report_dir is not None:
             from fluxopt.report.html import write_report
 

@@ -81,8 +81,3 @@ def write_csv(
     target = Path(path)
     write_bytes(target, csv_bytes(header, rows, dialect))
     return target
-
-
-def csv_dialect(choice: str, legacy_plain: bool = False) -> str:
-    """The CSV dialect a command writes: `--csv fr|plain`, or the older `--csv-plain` flag (plan, designate)."""
-    return "plain" if legacy_plain else choice

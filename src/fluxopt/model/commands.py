@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from fluxopt.io.csvwrite import csv_dialect
+from fluxopt.cli_options import csv_option
 
 
 def default_output(scenario_path: Path) -> Path:
@@ -73,15 +73,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
     @click.option(
         "--seed", type=click.IntRange(min=0), default=None, help="Graine du solveur (reproductibilité)."
     )
-    @click.option(
-        "--csv",
-        "dialect",
-        type=click.Choice(["fr", "plain"]),
-        default="fr",
-        show_default=True,
-        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple (RFC 4180) pour les outils.",
-    )
-    @click.option("--csv-plain", is_flag=True, hidden=True, help="Ancien nom de --csv plain.")
+    @csv_option(legacy_flag=True)
     @click.option(
         "--report",
         "report_dir",
@@ -97,7 +89,6 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         time_limit: float | None,
         seed: int | None,
         dialect: str,
-        csv_plain: bool,
         report_dir: Path | None,
     ) -> None:
         """Calcule le plan annuel de désignations à partir de la prévision du flux.
@@ -118,7 +109,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         out_dir = output or default_output(scenario)
         manifest = RunManifest.for_scenario(
             "plan", loaded, modele=model or loaded.config.scenario.model, time_limit=time_limit, seed=seed,
-            csv=csv_dialect(dialect, csv_plain),
+            csv=dialect,
         )  # fmt: skip
         manifest.model = {"nom": spec.name, "fichier": model_name, "sha256": model_hash, "mode": spec.mode}
         manifest.solver = {
@@ -149,7 +140,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         finally:
             signal.signal(signal.SIGINT, previous)
         with manifest.stage("ecriture"):
-            write_plan(result, loaded, out_dir, dialect=csv_dialect(dialect, csv_plain), manifest=manifest)
+            write_plan(result, loaded, out_dir, dialect=dialect, manifest=manifest)
         click.echo(summary_fr(result), err=True)
         click.echo(f"Résultats écrits dans {out_dir}", err=True)
         if report_dir is not None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from fluxopt.cli_options import csv_option
+
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
     """`--as-of` as `jj/mm/aaaa` or `aaaa-mm-jj`."""
@@ -55,14 +57,7 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         default=None,
         help="Dossier où écrire le classeur bilan-ANNÉE.xlsx et un CSV par feuille (sinon : synthèse à l'écran).",
     )
-    @click.option(
-        "--csv",
-        "dialect",
-        type=click.Choice(["fr", "plain"]),
-        default="fr",
-        show_default=True,
-        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple (RFC 4180) pour les outils.",
-    )
+    @csv_option()
     @handle_errors
     def bilan_command(scenario: Path, year: int, output: Path | None, dialect: str) -> None:
         """Bilan annuel (art. R441-5-1 du CCH) : logements proposés et attribués par réservataire.
@@ -118,14 +113,7 @@ def register(group: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         show_default=True,
         help="Par convention, par convention × caractéristique, ou cumul mensuel (table et CSV).",
     )
-    @click.option(
-        "--csv",
-        "dialect",
-        type=click.Choice(["fr", "plain"]),
-        default="fr",
-        show_default=True,
-        help="CSV pour Excel français (BOM, « ; », virgule décimale) ou CSV simple pour les outils.",
-    )
+    @csv_option()
     @click.option(
         "-o",
         "--output",
