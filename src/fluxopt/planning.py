@@ -247,7 +247,7 @@ def plan_units(
         rowset=rowset,
         counts=counts,
         evaluation=evaluation,
-        levels=_refresh_levels(solution.levels, rowset, evaluation),
+        levels=_refresh_levels(solution.levels, problem, evaluation),
         pacing=pacing,
         status=status,
         forecast=forecast,
@@ -270,7 +270,7 @@ def _plan_monthly(
     """The month-by-month plan (`fluxopt.model.monthly`), its annual levels reported against the annual
     LP bound with the rounding cut; None when some month has no feasible plan (the caller then plans
     annually, then splits)."""
-    from fluxopt.model.annual import level_rows
+    from fluxopt.model.annual import level_floor, level_rows, level_value
     from fluxopt.model.builder import build_linear
     from fluxopt.model.decompose import lp_bounds_model
     from fluxopt.model.monthly import plan_by_month
@@ -287,12 +287,9 @@ def _plan_monthly(
     evaluation = rowset.evaluate(counts)
     if spec.legal == "hard" and rowset.hard_violations(evaluation):
         return None
-    dev = evaluation.deviation
+    dev = evaluation.deviation[[r.index for r in problem.rows]] if problem.rows else np.zeros(0)
     levels = [(lv, level_rows(problem, lv.rows)) for lv in spec.levels]
-    values = []
-    for lv, positions in levels:
-        devs = [float(dev[problem.rows[p].index]) for p in positions]
-        values.append((max(devs) if lv.objective == "max" else sum(devs)) if devs else 0.0)
+    values = [level_value(dev, positions, lv.objective) for lv, positions in levels]
     # annual LP bound with the rounding cut, earlier levels held at the plan's values
     hard = {i for i, r in enumerate(problem.rows) if r.hard} if spec.legal == "hard" else set()
     bounds: list[float | None] = [None] * len(levels)
@@ -302,8 +299,7 @@ def _plan_monthly(
         bounds = lp_bounds_model(problem, model, levels, values, settings, time.perf_counter() + budget)
     results = []
     for li, (lv, positions) in enumerate(levels):
-        floors = [problem.rows[p].floor for p in positions]
-        floor = (max(floors) if lv.objective == "max" else sum(floors)) if floors else 0.0
+        floor = level_floor(problem.rows, positions, lv.objective)
         value = values[li]
         lp = bounds[li]
         bound = min(value, max(floor, lp if lp is not None else floor))
@@ -332,15 +328,16 @@ def _plan_monthly(
 
 
 def _refresh_levels(
-    levels: tuple[LevelResult, ...], rowset: RowSet, evaluation: Any
+    levels: tuple[LevelResult, ...], problem: AnnualProblem, evaluation: Any
 ) -> tuple[LevelResult, ...]:
     """Level values recomputed from the final counts: the pacing repair may bring a row closer to its
     target (never further), so a level's value can only drop — never below its proven bound."""
+    from fluxopt.model.annual import level_rows, level_value
+
+    dev = evaluation.deviation[[r.index for r in problem.rows]] if problem.rows else np.zeros(0)
     out = []
     for lv in levels:
-        wanted = {RowKind(k) for k in lv.kinds}
-        devs = [float(evaluation.deviation[r.index]) for r in rowset.rows if r.kind in wanted and not r.hard]
-        value = (max(devs) if lv.objective == "max" else sum(devs)) if devs else 0.0
+        value = level_value(dev, level_rows(problem, lv.kinds), lv.objective)
         if abs(value - lv.value) > 1e-9 and not math.isnan(lv.value):
             lv = dataclasses.replace(lv, value=value)
         out.append(lv)

@@ -125,14 +125,14 @@ def row_deviations(problem: AnnualProblem, x: IntArray) -> FloatArray:
     return deviation(counts, [r.target for r in rows], [r.sense.value for r in rows])
 
 
-def _level_value(dev: FloatArray, positions: list[int], objective: str) -> float:
+def level_value(dev: FloatArray, positions: list[int], objective: str) -> float:
     if not positions:
         return 0.0
     vals = dev[positions]
     return float(vals.max() if objective == "max" else vals.sum())
 
 
-def _level_floor(rows: tuple[Row, ...], positions: list[int], objective: str) -> float:
+def level_floor(rows: tuple[Row, ...], positions: list[int], objective: str) -> float:
     floors = [rows[i].floor for i in positions]
     if not floors:
         return 0.0
@@ -162,7 +162,7 @@ def solve_annual(
         return _solve_large(problem, model, levels, settings, deadline, hard)
     if x is None and spec.mode == "lexicographic" and sum(1 for _, pos in levels if pos) >= 2:
         # first plan from the LP relaxation rounded by flow: measured 15-25 % faster level proofs
-        x, _ = lp_round(problem, model, levels, settings, deadline)
+        x, _, _ = lp_round(problem, model, levels, settings, deadline)
     results: list[LevelResult] = []
     # auxiliary "max" variables per max-level
     if spec.mode == "weighted":
@@ -170,13 +170,10 @@ def solve_annual(
     for index, (lv, positions) in enumerate(levels, start=1):
         progress.level, progress.level_index = lv.name, index
         progress.objective = progress.bound = None
-        floor = _level_floor(problem.rows, positions, lv.objective)
+        floor = level_floor(problem.rows, positions, lv.objective)
         start = time.perf_counter()
-        if (
-            x is not None
-            and _level_value(row_deviations(problem, x), positions, lv.objective) <= floor + 1e-9
-        ):
-            value = _level_value(row_deviations(problem, x), positions, lv.objective)
+        if x is not None and level_value(row_deviations(problem, x), positions, lv.objective) <= floor + 1e-9:
+            value = level_value(row_deviations(problem, x), positions, lv.objective)
             results.append(
                 LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, floor, floor, "floor", 0.0)
             )
@@ -196,7 +193,7 @@ def solve_annual(
                             outcome.status.value, seconds)
             )  # fmt: skip
             return AnnualSolution(np.zeros(0, np.int64), tuple(results), outcome.status.value, None)
-        value = _level_value(row_deviations(problem, x), positions, lv.objective)
+        value = level_value(row_deviations(problem, x), positions, lv.objective)
         bound = (
             max(b for b in (outcome.bound, floor) if b is not None) if outcome.values is not None else floor
         )
@@ -227,7 +224,7 @@ def lp_round(
     deadline: float,
     *,
     timing: bool = False,
-) -> tuple[IntArray | None, float | None]:
+) -> tuple[IntArray | None, float | None, FloatArray | None]:
     """Weighted LP relaxation (levels 100× apart, interior point + crossover), rounded by flow.
 
     On these problems the LP with the rounding cut is nearly integral (a few % of fractional
@@ -235,7 +232,8 @@ def lp_round(
     *expected* cumulative count at every month end (its blocks' allocations × the share of their
     dwellings vacated by then) and its pacing target: among the allocations equally good on the levels,
     the one whose months the month split can pace (measured: it made the large landlord's LP about five
-    times slower, so the large path leaves it off). Returns the plan and the LP's weighted optimum.
+    times slower, so the large path leaves it off). Returns the plan, the LP's weighted optimum and the LP's
+    allocation (None, None, None without an LP solution).
     """
     weights: dict[int, float] = {}
     offset = 1 if timing else 0
@@ -249,7 +247,7 @@ def lp_round(
         for i in positions:
             weights[model.dev[i]] = weights.get(model.dev[i], 0.0) + w
     if not weights:
-        return None, None
+        return None, None, None
     integer = [part.copy() for part in model.lp.integer]
     try:
         for part in model.lp.integer:
@@ -264,12 +262,11 @@ def lp_round(
     finally:
         model.lp.integer = integer
     if relaxed.values is None or relaxed.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        return None, None
+        return None, None, None
     values = relaxed.values[model.x]
     x = flow_round(problem, values)
     x = _fix_state_employees(problem, x, values)
-    model.relaxed = values
-    return x, relaxed.bound
+    return x, relaxed.bound, values
 
 
 def _timing_rows(problem: AnnualProblem, model: AnnualModel) -> list[int]:
@@ -511,28 +508,28 @@ def _solve_large(
         ]
         sub_hard = {pos_of[problem.rows[i].index] for i in hard if problem.rows[i].index in pos_of}
         sub_model = build_linear(sub, {j for _, pos in sub_levels for j in pos}, sub_hard)
-        xs, _ = lp_round(sub, sub_model, sub_levels, settings, deadline, timing=timing)
+        xs, _, relaxed = lp_round(sub, sub_model, sub_levels, settings, deadline, timing=timing)
         if xs is None:
             return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
         x[idx] = xs
-        prepared.append((sub, idx, sub_model, sub_levels, len(idx)))
+        prepared.append((sub, idx, sub_model, sub_levels, relaxed, len(idx)))
     # pass 2: exact levels from those plans as hints, each component in its share of the time left
-    left = float(sum(p[4] for p in prepared))
-    for sub, idx, sub_model, sub_levels, size in prepared:
+    left = float(sum(p[-1] for p in prepared))
+    for sub, idx, sub_model, sub_levels, relaxed, size in prepared:
         if not improve or settings.interrupt.triggered:
             break
         share = size / max(1.0, left)
         left -= size
         budget = time.perf_counter() + (deadline - time.perf_counter()) * share
         if budget - time.perf_counter() > 0.2:
-            _around_relaxation(sub_model, x[idx])
+            _around_relaxation(sub_model, x[idx], relaxed)
             x[idx], _ = _improve(sub, sub_model, sub_levels, settings, budget, x[idx])
     seconds = time.perf_counter() - start
     dev = row_deviations(problem, x)
     # the components' bounds hold for their local landlord rows, not for the global problem: the
     # levels are bounded by their rounding floors and, when time is left, by the global LP relaxation
     # with the rounding cut (earlier levels held at the plan's values)
-    values = [_level_value(dev, positions, lv.objective) for lv, positions in levels]
+    values = [level_value(dev, positions, lv.objective) for lv, positions in levels]
     lp: list[float | None] = [None] * len(levels)
     if deadline - time.perf_counter() > 1.0 and not settings.interrupt.triggered:
         from fluxopt.model.decompose import lp_bounds_model
@@ -540,7 +537,7 @@ def _solve_large(
         lp = lp_bounds_model(problem, model, levels, values, settings, deadline)
     results = []
     for li, (lv, positions) in enumerate(levels):
-        floor = _level_floor(problem.rows, positions, lv.objective)
+        floor = level_floor(problem.rows, positions, lv.objective)
         value = values[li]
         lp_value = lp[li]
         bound = min(value, max(floor, lp_value if lp_value is not None else floor))
@@ -554,7 +551,7 @@ def _solve_large(
     return AnnualSolution(x, tuple(results), overall, None)
 
 
-def _around_relaxation(model: AnnualModel, x: IntArray) -> None:
+def _around_relaxation(model: AnnualModel, x: IntArray, relaxed: FloatArray | None) -> None:
     """Restrict every allocation variable to the floor or ceiling of its LP value (RENS: "relaxation
     enforced neighbourhood search"), keeping the current plan `x` inside (the flow rounding already is).
 
@@ -562,11 +559,11 @@ def _around_relaxation(model: AnnualModel, x: IntArray) -> None:
     LP rounding in 40 s; inside this neighbourhood they reached representativeness 591.4 instead of 657.8
     (1.10× the floor instead of 1.22×), one component proven optimal in 9 s. The plan found is not proven
     optimal for the whole problem — the levels say so, with their bounds."""
-    if model.relaxed is None:
+    if relaxed is None:
         return
     assert len(model.lp.lb[0]) == len(model.x) and (len(model.x) == 0 or model.x[0] == 0)  # x: first batch
-    lo = np.minimum(np.floor(model.relaxed + 1e-9), x)
-    hi = np.maximum(np.ceil(model.relaxed - 1e-9), x)
+    lo = np.minimum(np.floor(relaxed + 1e-9), x)
+    hi = np.maximum(np.ceil(relaxed - 1e-9), x)
     model.lp.lb[0][:] = lo
     model.lp.ub[0][:] = hi
 
@@ -603,14 +600,14 @@ def _improve(
 ) -> tuple[IntArray, list[float]]:
     """Run the exact level loop from plan `x` (kept whenever a level finds nothing better); returns the
     plan and, per level, a proven lower bound (the floor when the solver proved nothing more)."""
-    bounds = [_level_floor(problem.rows, positions, lv.objective) for lv, positions in levels]
+    bounds = [level_floor(problem.rows, positions, lv.objective) for lv, positions in levels]
     for li, (lv, positions) in enumerate(levels):
         if not positions or lv.objective != "sum":
             continue
         remaining = budget - time.perf_counter()
         if remaining < 0.2:
             break
-        before = _level_value(row_deviations(problem, x), positions, "sum")
+        before = level_value(row_deviations(problem, x), positions, "sum")
         if before <= bounds[li] + 1e-9:
             _bound_level(model, positions, "sum", before + 1e-6 * max(1.0, before))
             continue
@@ -623,7 +620,7 @@ def _improve(
                 x = candidate
         if outcome.bound is not None and outcome.status is not Status.INFEASIBLE:
             bounds[li] = max(bounds[li], float(outcome.bound))
-        value = _level_value(row_deviations(problem, x), positions, "sum")
+        value = level_value(row_deviations(problem, x), positions, "sum")
         bounds[li] = min(bounds[li], value)
         _bound_level(model, positions, "sum", value + 1e-6 * max(1.0, value))
     return x, bounds
@@ -633,7 +630,7 @@ def _lexi_le(
     problem: AnnualProblem, levels: list[tuple[Any, list[int]]], a: FloatArray, b: FloatArray
 ) -> bool:
     for lv, positions in levels:
-        va, vb = _level_value(a, positions, lv.objective), _level_value(b, positions, lv.objective)
+        va, vb = level_value(a, positions, lv.objective), level_value(b, positions, lv.objective)
         if va < vb - 1e-9:
             return True
         if va > vb + 1e-9:
@@ -716,8 +713,8 @@ def _solve_weighted(
     dev = row_deviations(problem, x)
     results = []
     for lv, positions in levels:
-        floor = _level_floor(problem.rows, positions, lv.objective)
-        value = _level_value(dev, positions, lv.objective)
+        floor = level_floor(problem.rows, positions, lv.objective)
+        value = level_value(dev, positions, lv.objective)
         results.append(
             LevelResult(
                 lv.name, lv.rows, lv.objective, len(positions), value, floor, floor, "feasible", seconds

@@ -228,7 +228,6 @@ class AnnualModel:
     count: dict[int, int] = field(default_factory=dict)  # position in problem.rows → count variable id
     cut_rows: int = 0
     extra: dict[tuple[str, tuple[int, ...]], int] = field(default_factory=dict)  # auxiliary variables
-    relaxed: FloatArray | None = None  # the allocation of the last LP relaxation solved (lp_round)
 
 
 def row_expression(problem: AnnualProblem) -> tuple[IntArray, IntArray]:
