@@ -77,20 +77,28 @@ def split_months(problem: AnnualProblem, x: IntArray, *, pacing: bool = True) ->
         sent = np.zeros((len(uniq_b), n_cols), dtype=np.int64)
         sent[bi, ci] = flows
         remaining[uniq_b] -= sent
-        # hand each block's flow to its units of the month, in unit order
-        for j in range(len(uniq_b)):
-            members = in_month[inv == j]
-            left = sent[j].copy()
-            for u in members:
-                room = int(free[u])
-                for col in np.flatnonzero(left).tolist():
-                    take = min(room, int(left[col]))
-                    counts[u, col] += take
-                    left[col] -= take
-                    room -= take
-                    if room == 0:
-                        break
+        spread_to_units(in_month, inv, sent, free, counts)
     if np.any(remaining != 0) or np.any(counts.sum(axis=1) != units.base):
         raise AssertionError("month split lost dwellings")
     del n_units
     return counts
+
+
+def spread_to_units(
+    units: IntArray, block: IntArray, per_block: IntArray, free: IntArray, out: IntArray
+) -> None:
+    """Hand each block's counts [blocks, columns] to its `units` (`block[i]` is the block of `units[i]`), each
+    unit taking up to its `free` dwellings, units in the given order, columns in column order; adds to `out`.
+    Raises when a block's counts and its units' free dwellings differ (a dwelling would be lost)."""
+    left = per_block.copy()
+    for u, b in zip(units.tolist(), block.tolist(), strict=True):
+        room = int(free[u])
+        for col in np.flatnonzero(left[b]).tolist():
+            if room == 0:
+                break
+            take = min(room, int(left[b, col]))
+            out[u, col] += take
+            left[b, col] -= take
+            room -= take
+    if left.any():
+        raise AssertionError("dwellings lost while handing block counts to units")

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.model.builder import build_annual, build_linear
+from fluxopt.model.months import spread_to_units
 from fluxopt.model.solver import SolveSettings, Status, solve
 from fluxopt.rows import BAILLEUR, Row, RowKind, RowSet, Sense
 
@@ -134,13 +135,11 @@ def repace(
         return counts, stats(before, above, outcome.status.value)
     x = np.rint(outcome.values[model.x]).astype(np.int64)
     new = held.copy()
-    _spread(
-        problem.blocks.of_unit,
-        problem.var_block,
-        problem.var_col,
-        x,
-        rowset.units.base - held.sum(axis=1),
-        new,
+    per_block = np.zeros((problem.blocks.n, len(columns)), dtype=np.int64)
+    per_block[problem.var_block, problem.var_col] = x
+    order = np.argsort(problem.blocks.of_unit, kind="stable")
+    spread_to_units(
+        order, problem.blocks.of_unit[order], per_block, rowset.units.base - held.sum(axis=1), new
     )
     after, above_after, _ = _pacing(rowset, new)
     held_index = [problem.rows[i].index for i in held_rows]
@@ -167,25 +166,3 @@ def _bands(
             lo[k] = np.ceil(r.target - d - 1e-9)
             hi[k] = np.floor(r.target + d + 1e-9)
     return lo, hi
-
-
-def _spread(
-    of_unit: IntArray, var_block: IntArray, var_col: IntArray, x: IntArray, free: IntArray, out: IntArray
-) -> None:
-    """Hand each block's counts to its units (in unit order), adding to `out` in place."""
-    n_blocks = int(of_unit.max()) + 1 if len(of_unit) else 0
-    n_cols = out.shape[1]
-    per_block = np.zeros((n_blocks, n_cols), dtype=np.int64)
-    per_block[var_block, var_col] = x
-    for u in np.argsort(of_unit, kind="stable").tolist():
-        room = int(free[u])
-        b = int(of_unit[u])
-        for k in np.flatnonzero(per_block[b]).tolist():
-            if room == 0:
-                break
-            take = min(room, int(per_block[b, k]))
-            out[u, k] += take
-            per_block[b, k] -= take
-            room -= take
-    if per_block.any():
-        raise AssertionError("pacing repair lost dwellings")
