@@ -20,7 +20,15 @@ import numpy.typing as npt
 
 from fluxopt.domain.model_spec import ModelSpec
 from fluxopt.model.builder import INF, AnnualModel, AnnualProblem, build_linear
-from fluxopt.model.solver import Backend, SolveOutcome, SolveSettings, Status, solve
+from fluxopt.model.solver import (
+    Backend,
+    SolveOutcome,
+    SolveSettings,
+    Status,
+    solve,
+    solve_near,
+    solve_relaxation,
+)
 from fluxopt.rows import BAILLEUR, Row, RowKind, deviation
 
 #: above this many variables, the annual model is solved by LP rounding instead of exact levels
@@ -181,8 +189,11 @@ def solve_annual(
             continue
         objective = _objective(model, positions, lv.objective)
         remaining = deadline - time.perf_counter()
-        hint_values = _hint_vector(model, problem, x) if x is not None else None
-        outcome = solve(model.lp, objective, settings, time_limit=max(0.05, remaining), hint=hint_values)
+        if x is None:
+            outcome = solve(model.lp, objective, settings, time_limit=max(0.05, remaining))
+        else:  # RINS from the current plan, proven by the LP bound when it reaches it (solver.solve_near)
+            outcome = solve_near(model.lp, objective, settings, model.x, x, time_limit=max(0.05, remaining),
+                                 hint=_hint_vector(model, problem, x))  # fmt: skip
         seconds = time.perf_counter() - start
         if outcome.values is not None:
             x = np.rint(outcome.values[model.x]).astype(np.int64)
@@ -248,19 +259,9 @@ def lp_round(
             weights[model.dev[i]] = weights.get(model.dev[i], 0.0) + w
     if not weights:
         return None, None, None
-    integer = [part.copy() for part in model.lp.integer]
-    try:
-        for part in model.lp.integer:
-            part[:] = False
-        relaxed = solve(
-            model.lp,
-            weights,
-            settings,
-            time_limit=max(0.1, deadline - time.perf_counter()),
-            lp_algorithm="ipm",
-        )
-    finally:
-        model.lp.integer = integer
+    relaxed = solve_relaxation(
+        model.lp, weights, settings, time_limit=max(0.1, deadline - time.perf_counter()), lp_algorithm="ipm"
+    )
     if relaxed.values is None or relaxed.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return None, None, None
     values = relaxed.values[model.x]
