@@ -85,8 +85,9 @@ def test_free_dwellings_get_an_eligible_convention_and_a_reason_a_person_can_che
     assert manifest["resultats"]["logements_libres"] == 3
     # both counters (domain.md §4), by hand: the préfet's and Malakoff's leases are signed before 5 April
     counters = manifest["resultats"]["compteurs_a_date"]
-    assert counters["ETAT-PRIO-92"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.75}
-    assert counters["MALAKOFF"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.4}
+    spring = {"carences_attendues_fin_annee": 0.0}  # nothing to anticipate in April
+    assert counters["ETAT-PRIO-92"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.75, **spring}
+    assert counters["MALAKOFF"] == {"proposes": 1, "baux_signes": 1, "objectif_a_date": 1.4, **spring}
     assert counters["AL-92"]["proposes"] == 0 and counters[BAILLEUR]["proposes"] == 2
     assert {"designations.csv", "plan.csv", "objectifs.csv", "sequence.csv", "manifest.json"} <= {
         p.name for p in out.iterdir()
@@ -329,3 +330,49 @@ def test_csv_plain_writes_rfc_csv_as_on_the_other_commands(tmp_path: Path) -> No
     assert not data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert sorted(r["logement"] for r in rows) == sorted(v.split(",")[0] for v in EXTRA_VACANCIES)
+
+
+def test_late_pending_offers_of_a_convention_not_counting_carences_are_anticipated(tmp_path: Path) -> None:
+    """domain.md §4: a carence counts to AL only if its convention says so (mini: it does not). An offer
+    still waiting for candidates in December may come back too late to make up for: the week aims that
+    much above AL's target, states it in the motif and the manifest; a convention that counts carences
+    (ETAT-PRIO-92) and final outcomes are not anticipated."""
+    from fluxopt.replan import carence_probability
+
+    folder = scenario_copy(
+        tmp_path,
+        [
+            "92046-P0003-0001,2026-12-01,",
+            "92046-P0002-0003,2026-12-01,",
+            "92046-P0001-0002,2026-12-10,",
+            "92046-P0003-0002,2026-12-11,",
+        ],
+        [
+            "92046-P0003-0001,2026-12-02,AL-92,propose,,,",
+            "92046-P0002-0003,2026-12-02,ETAT-PRIO-92,propose,,,",
+        ],
+    )
+    scenario = load_scenario(folder)
+    rates = scenario.config.simulation
+    q = carence_probability(rates.no_candidate_rate, rates.refusal_rate)
+    state = weekly_state(scenario, dt.date(2026, 12, 13))
+    cols = state.rowset.columns
+    assert state.expected_loss is not None
+    per_column = state.expected_loss.sum(axis=0)
+    assert per_column[cols.index("AL-92")] == pytest.approx(q)
+    assert per_column[cols.index("ETAT-PRIO-92")] == 0.0
+    assert per_column[cols.index(BAILLEUR)] == pytest.approx(-q)
+    # in spring the same kind of offer is answered in time to be made up for: nothing anticipated
+    spring = weekly_state(
+        load_scenario(scenario_copy(tmp_path / "spring", EXTRA_VACANCIES)), dt.date(2026, 4, 5)
+    )
+    assert spring.expected_loss is not None and not spring.expected_loss.any()
+    out = tmp_path / "out"
+    assert run(str(folder), "--as-of", "2026-12-13", "-o", str(out), "--sans-plan").exit_code == 0
+    counters = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["resultats"][
+        "compteurs_a_date"
+    ]
+    assert counters["AL-92"]["carences_attendues_fin_annee"] == pytest.approx(q, abs=1e-6)
+    assert counters["ETAT-PRIO-92"]["carences_attendues_fin_annee"] == 0.0
+    for line in read_csv(out / "designations.csv"):
+        assert ("carences attendues" in line["motif"]) == (line["convention"] == "AL-92")

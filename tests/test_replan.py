@@ -84,3 +84,61 @@ def test_every_free_dwelling_gets_one_column_and_the_same_call_gives_the_same_an
     assert len(a.columns) == 30
     assert all(rowset.eligible()[u, j] for u, j in zip(free.tolist(), a.columns.tolist(), strict=True))
     assert a.status == "optimal"
+
+
+# ------------------------------------------------------------------ carences expected late in the year
+
+
+def test_late_carence_loss_counts_pending_designations_whose_news_comes_in_the_last_weeks() -> None:
+    """domain.md §4: a carence takes the dwelling back to the landlord; when its convention does not count
+    it and the news comes in the last weeks, the convention may end the year one dwelling short."""
+    from fluxopt.replan import LATE_DAYS, carence_probability, late_carence_loss
+
+    q = carence_probability(0.05, 0.15)
+    assert q == pytest.approx(0.05 / 0.85)
+    day = np.datetime64("2026-11-10", "D")
+    end = np.datetime64("2026-12-31", "D")
+    designated = np.array(["2026-11-09", "2026-10-01", "2026-11-01", "2026-11-08"], dtype="datetime64[D]")
+    units = np.array([0, 1, 2, 3])
+    cols = np.array([1, 1, 2, 2])
+    assert LATE_DAYS == 35  # the window below: news after 26/11
+    loss = late_carence_loss((5, 4), 3, units, cols, designated, day, end, q, 21)
+    # news on 30/11 (late); 22/10 and 22/11 are past due, so tomorrow 11/11 (not late); 29/11 (late)
+    assert np.allclose(loss[units, cols], [q, 0.0, 0.0, q])
+    assert not loss[4].any()
+    assert np.allclose(loss[:, 3], -loss[:, :3].sum(axis=1))  # the landlord may get the dwelling back
+    # on 31/12 no news can come any more before the year closes
+    assert not late_carence_loss((5, 4), 3, units, cols, designated, end, end, q, 21).any()
+    # in June, the news of June designations comes in July: made up for by the following weeks
+    june = np.array(["2026-06-01"], dtype="datetime64[D]")
+    assert not late_carence_loss(
+        (1, 4), 3, np.array([0]), np.array([1]), june, np.datetime64("2026-06-07"), end, q, 21
+    ).any()
+
+
+def test_anticipated_carences_raise_the_targets_the_week_aims_at() -> None:
+    from fluxopt.replan import anticipate_carences
+
+    scen = random_year(two_commune_scenario(), 40, seed=6)
+    units, _ = units_from_vacancies(scen)
+    rowset = build_rows(scen, units, pacing=False)
+    n, k = len(units), len(rowset.columns)
+    j, landlord = rowset.columns.index("AL-92"), rowset.columns.index("BAILLEUR")
+    eligible = rowset.eligible()
+    past = np.arange(n - 6)
+    fixed = np.zeros((n, k), dtype=np.int64)
+    year = solve_week(rowset, fixed, np.arange(n)).columns  # a balanced year; its first weeks are the past
+    fixed[past, year[past]] = 1
+    pending = np.flatnonzero(fixed[:, j])[-3:]  # AL's three latest designations, still without candidates
+    assert len(pending) == 3 and eligible[n - 6 :, j].sum() >= 2
+    loss = np.zeros((n, k))
+    loss[pending, j] = 0.5
+    loss[pending, landlord] = -0.5
+    shifted = anticipate_carences(rowset, loss)
+    total = next(r.index for r in rowset.rows if r.kind.value == "total" and r.convention == "AL-92")
+    assert shifted.targets[total] == pytest.approx(rowset.targets[total] + 0.5 * len(pending))
+    free = np.arange(n - 6, n)
+    plain = solve_week(rowset, fixed, free)
+    ahead = solve_week(rowset, fixed, free, expected_loss=loss)
+    assert ahead.columns.tolist() == solve_week(shifted, fixed, free).columns.tolist()
+    assert int((ahead.columns == j).sum()) > int((plain.columns == j).sum())

@@ -18,7 +18,7 @@ from fluxopt.simulate import (
     OUTCOME_DELAYS,
     RunResult,
     SimulationSettings,
-    _counted,
+    _Ledger,
     cell_pools,
     draw_outcomes,
     report_text,
@@ -107,10 +107,25 @@ def test_carence_is_counted_per_the_clause_once_it_is_known() -> None:
     day0 = np.datetime64("2026-03-02")
     designated = np.array([day0] * 4, dtype="datetime64[D]")
     counts_carence = np.array([True, False, True])  # convention 0 counts carences, 1 does not, 2 = landlord
-    before = _counted(column, designated, day0 + 1, out, counts_carence, 2, 3)
+    ledger = _Ledger(column, designated, out, counts_carence, 2)
+    before = ledger.counted(day0 + 1)
     assert before.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]
-    after = _counted(column, designated, day0 + OUTCOME_DELAYS.candidates, out, counts_carence, 2, 3)
+    after = ledger.counted(day0 + OUTCOME_DELAYS.candidates)
     assert after.tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 0]]
+
+
+def test_the_replay_anticipates_late_carences_from_what_a_landlord_knows() -> None:
+    """Only offers still without outcome, to a convention that does not count carences, whose news would
+    come late in the year; the drawn outcome itself is not peeked at (a lease-to-be counts the same)."""
+    year_end = np.datetime64("2026-12-31")
+    for rate in (1.0, 0.0):  # the same anticipation whether the draw ends in carence or in a lease
+        out = draw_outcomes(4, SimulationRates(no_candidate_rate=rate, refusal_rate=0.0), run_rng(0, 0, "outcomes"))
+        column = np.array([0, 1, 1, -1])
+        designated = np.array(["2026-12-01", "2026-12-01", "2026-06-01", "2026-12-01"], dtype="datetime64[D]")
+        ledger = _Ledger(column, designated, out, np.array([True, False, True]), 2)
+        loss = ledger.late_carences(np.datetime64("2026-12-06"), year_end, 0.25, OUTCOME_DELAYS.candidates)
+        # unit 0: its convention counts carences; unit 1: news on 22/12, late; unit 2: known since June
+        assert loss.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.25, -0.25], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
 
 
 def test_turnover_above_forecast_draws_more_vacancies_and_fluxopt_keeps_totals_within_two(scenario) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,7 @@ _NO_CANDIDATE = (
 )
 _LEASE = STATUSES.index(DesignationStatus.LEASE_SIGNED.value)
 _TAKEN_BACK = STATUSES.index(DesignationStatus.TAKEN_BACK.value)
+_PENDING = (STATUSES.index(DesignationStatus.OFFERED.value), STATUSES.index(DesignationStatus.REFUSED.value))
 
 
 # ------------------------------------------------------------------------------------------ plan input
@@ -543,24 +544,11 @@ def _all_dimensions(scenario: Scenario) -> Scenario:
     return replace(scenario, config=config)
 
 
-def counted_matrices(
-    scenario: Scenario,
-    rowset: RowSet,
-    unit_vacancy: npt.NDArray[np.int64],
-    actual: ActualDesignations,
-    as_of: dt.date,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """[units, columns] matrices of designations (offered) and leases counted to each column by `as_of`.
-
-    A designation belongs to the latest vacancy of its dwelling dated on or before it. A carence, or a
-    dwelling taken back for one letting, counts to the landlord when its convention does not count it.
-    """
-    columns = rowset.columns
-    col = {c: j for j, c in enumerate(columns)}
-    landlord = col[BAILLEUR]
-    n_units = len(rowset.units)
-    offered = np.zeros((n_units, len(columns)), np.int64)
-    leases = np.zeros((n_units, len(columns)), np.int64)
+def _designation_units(
+    scenario: Scenario, unit_vacancy: npt.NDArray[np.int64], actual: ActualDesignations, as_of: dt.date
+) -> list[tuple[int, int]]:
+    """(designation, unit) for every designation dated by `as_of` whose vacancy is in the base: a
+    designation belongs to the latest vacancy of its dwelling dated on or before it."""
     unit_of_vacancy = {int(v): u for u, v in enumerate(unit_vacancy)}
     vac = scenario.vacancies
     by_dwelling: dict[int, list[tuple[np.datetime64, int]]] = {}
@@ -569,7 +557,7 @@ def counted_matrices(
     for lst in by_dwelling.values():
         lst.sort()
     day = np.datetime64(as_of, "D")
-    counts_nc = actual.counts_no_candidate()
+    out: list[tuple[int, int]] = []
     for i in range(len(actual)):
         if actual.date[i] > day:
             continue
@@ -579,6 +567,31 @@ def counted_matrices(
         u = unit_of_vacancy.get(candidates[-1])
         if u is None:  # an excluded vacancy, stock out of the flux, or another year: not in the base
             continue
+        out.append((i, u))
+    return out
+
+
+def counted_matrices(
+    scenario: Scenario,
+    rowset: RowSet,
+    unit_vacancy: npt.NDArray[np.int64],
+    actual: ActualDesignations,
+    as_of: dt.date,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """[units, columns] matrices of designations (offered) and leases counted to each column by `as_of`.
+
+    A carence, or a dwelling taken back for one letting, counts to the landlord when its convention does
+    not count it.
+    """
+    columns = rowset.columns
+    col = {c: j for j, c in enumerate(columns)}
+    landlord = col[BAILLEUR]
+    n_units = len(rowset.units)
+    offered = np.zeros((n_units, len(columns)), np.int64)
+    leases = np.zeros((n_units, len(columns)), np.int64)
+    day = np.datetime64(as_of, "D")
+    counts_nc = actual.counts_no_candidate()
+    for i, u in _designation_units(scenario, unit_vacancy, actual, as_of):
         holder = actual.holders[int(actual.holder[i])].convention
         status = int(actual.status[i])
         own = col[holder]
@@ -587,6 +600,33 @@ def counted_matrices(
         if actual.attributed_on[i] <= day and status in (_LEASE, _TAKEN_BACK):
             leases[u, landlord if not_counted else own] += 1
     return offered, leases
+
+
+def pending_designations(
+    scenario: Scenario,
+    rowset: RowSet,
+    unit_vacancy: npt.NDArray[np.int64],
+    actual: ActualDesignations,
+    as_of: dt.date,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.datetime64]]:
+    """(units, columns, dates) of the designations still waiting for candidates on `as_of` (proposé or
+    refusé) whose convention does not count a carence: those a carence would take back from it."""
+    col = {c: j for j, c in enumerate(rowset.columns)}
+    counts_nc = actual.counts_no_candidate()
+    units: list[int] = []
+    cols: list[int] = []
+    dates: list[np.datetime64] = []
+    for i, u in _designation_units(scenario, unit_vacancy, actual, as_of):
+        holder = actual.holders[int(actual.holder[i])].convention
+        if int(actual.status[i]) in _PENDING and not counts_nc[i] and holder != BAILLEUR:
+            units.append(u)
+            cols.append(col[holder])
+            dates.append(actual.date[i])
+    return (
+        np.asarray(units, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(dates, dtype="datetime64[D]"),
+    )
 
 
 def compare(scenario: Scenario, as_of: dt.date | None = None, plan: PlanView | None = None) -> Comparison:

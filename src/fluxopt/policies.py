@@ -271,6 +271,9 @@ class WeekProblem:
     fixed: IntArray
     free: IntArray  # units to designate now, in date order
     as_of: dt.date
+    # [units, columns] late-year carences expected among pending designations (see
+    # `fluxopt.replan.anticipate_carences`); None when the caller does not estimate them
+    expected_loss: npt.NDArray[np.float64] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -122,7 +122,12 @@ def allocate_units(problem: AnnualProblem, x: IntArray, free_units: IntArray) ->
 
 
 def solve_week(
-    rowset: RowSet, fixed: IntArray, free_units: IntArray, *, time_limit: float | None = None
+    rowset: RowSet,
+    fixed: IntArray,
+    free_units: IntArray,
+    *,
+    time_limit: float | None = None,
+    expected_loss: npt.NDArray[np.float64] | None = None,
 ) -> WeekSolution:
     """Designate `free_units` of `rowset` (rows on the base seen so far) given `fixed` designations.
 
@@ -133,6 +138,8 @@ def solve_week(
     undecided = np.flatnonzero(np.asarray(fixed).sum(axis=1) == 0)
     if not np.array_equal(undecided, np.sort(free_units)):
         raise ValueError("free_units must be exactly the units without a fixed designation")
+    if expected_loss is not None:
+        rowset = anticipate_carences(rowset, expected_loss)
     problem = build_annual(rowset, fixed)
     weights = np.array([WEEKLY_WEIGHTS.get(r.kind, 0.0) for r in problem.rows], dtype=np.float64)
     soft = {i for i, w in enumerate(weights) if w > 0}
@@ -179,6 +186,60 @@ def solve_week(
     )
 
 
+#: carences whose news would come in the last this many days of the year are anticipated: earlier ones
+#: are made up for by the following weeks (`late_carence_loss`)
+LATE_DAYS = 35
+
+
+def carence_probability(no_candidate_rate: float, refusal_rate: float) -> float:
+    """Probability that a designation ends in carence: each request fails with `no_candidate_rate` or is
+    refused with `refusal_rate` (a new request to the same réservataire), a geometric series."""
+    return min(1.0, no_candidate_rate / max(1e-9, 1.0 - refusal_rate))
+
+
+def late_carence_loss(
+    shape: tuple[int, int],
+    landlord: int,
+    units: IntArray,
+    columns: IntArray,
+    designated: npt.NDArray[np.datetime64],
+    as_of: np.datetime64,
+    year_end: np.datetime64,
+    probability: float,
+    candidates_days: int,
+) -> npt.NDArray[np.float64]:
+    """[units, columns] carences expected late in the year among pending designations (`units`,
+    `columns`, `designated`: still without candidates on `as_of`, conventions that do not count a
+    carence). The news of a designation comes `candidates_days` after it, and not before tomorrow; when
+    it would come in the last `LATE_DAYS` of the year, the convention may lose that dwelling (with
+    `probability`) too late to make up for it, and the landlord may get it back."""
+    loss = np.zeros(shape)
+    news = np.maximum(designated + np.timedelta64(candidates_days, "D"), as_of + np.timedelta64(1, "D"))
+    late = (news <= year_end) & (news > year_end - np.timedelta64(LATE_DAYS, "D"))
+    np.add.at(loss, (units[late], columns[late]), probability)
+    np.add.at(loss, (units[late], np.full(int(late.sum()), landlord)), -probability)
+    return loss
+
+
+def anticipate_carences(rowset: RowSet, expected_loss: npt.NDArray[np.float64]) -> RowSet:
+    """Rows whose targets include the carences expected among pending designations.
+
+    `expected_loss` [units, columns]: for each designation still without outcome whose convention does not
+    count a carence, the probability that it ends in carence late in the year (minus that on the
+    landlord's column, who then gets the dwelling back). A row that will probably lose ℓ dwellings that way
+    aims at target + ℓ now: a carence revealed in December on a thin scope (one commune's convention) can
+    no longer be made up for.
+    """
+    loss = rowset.counts(expected_loss)
+    if not np.any(np.abs(loss) > 1e-12):
+        return rowset
+    rows = tuple(
+        replace(r, target=max(0.0, r.target + float(loss[r.index]))) if loss[r.index] else r
+        for r in rowset.rows
+    )
+    return replace(rowset, rows=rows)
+
+
 class ReplanPolicy(Policy):
     """fluxopt's weekly re-planning as a policy of the year replay."""
 
@@ -197,7 +258,14 @@ class ReplanPolicy(Policy):
         else:
             rowset = problem.index.running(problem.arrived)
             local = np.searchsorted(arrived, problem.free)
-        week = solve_week(rowset, problem.fixed[arrived], local.astype(np.int64), time_limit=self.time_limit)
+        loss = None if problem.expected_loss is None else problem.expected_loss[arrived]
+        week = solve_week(
+            rowset,
+            problem.fixed[arrived],
+            local.astype(np.int64),
+            time_limit=self.time_limit,
+            expected_loss=loss,
+        )
         return week.columns
 
 
@@ -216,6 +284,8 @@ class WeeklyState:
     free: IntArray  # units with no designation yet, in date order
     ignored_vacancies: int  # vacancies dated after `as_of` (next week's)
     ended: tuple[str, ...]  # conventions no longer in force on `as_of` (cannot receive dwellings)
+    # [units, columns] late-year carences expected among pending designations (`late_carence_loss`)
+    expected_loss: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -282,8 +352,9 @@ def _fr_num(x: float) -> str:
 def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
     """The year to date on `as_of`, checked: facts dated after `as_of` and a closed year are refused."""
     from fluxopt.bilan import actual_designations
-    from fluxopt.compare import counted_matrices
+    from fluxopt.compare import counted_matrices, pending_designations
     from fluxopt.rows import build_rows, units_from_vacancies
+    from fluxopt.simulate import OUTCOME_DELAYS
 
     year = scenario.year
     if as_of < dt.date(year, 1, 1):
@@ -313,6 +384,15 @@ def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
     actual = actual_designations(scenario)
     offered, leases = counted_matrices(scenario, rowset, unit_vacancy, actual, as_of)
     free = np.flatnonzero(offered.sum(axis=1) == 0).astype(np.int64)
+    rates = scenario.config.simulation
+    pending_units, pending_columns, pending_dates = pending_designations(
+        scenario, rowset, unit_vacancy, actual, as_of
+    )
+    expected_loss = late_carence_loss(
+        offered.shape, rowset.columns.index(BAILLEUR), pending_units, pending_columns, pending_dates, day,
+        np.datetime64(dt.date(year, 12, 31), "D"), carence_probability(rates.no_candidate_rate, rates.refusal_rate),
+        OUTCOME_DELAYS.candidates,
+    )  # fmt: skip
     vac = scenario.vacancies
     in_year = vac.date.astype("datetime64[Y]").astype(np.int64) + 1970 == year
     ignored = int((in_year & (vac.date > day)).sum())
@@ -326,6 +406,7 @@ def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
         free=free,
         ignored_vacancies=ignored,
         ended=ended,
+        expected_loss=expected_loss,
     )
 
 
@@ -345,12 +426,15 @@ def _without_ended(rowset: RowSet, free: IntArray, ended: tuple[str, ...]) -> Ro
 def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) -> list[str]:
     """One French sentence per designation, with the numbers a person can check in objectifs.csv.
 
-    Counts are those before this week's designations; targets are share × realised base to date.
+    Counts are those before this week's designations; targets are share × realised base to date; in the
+    last weeks, the carences expected among the convention's pending designations (`late_carence_loss`),
+    which the week's model adds to its target, are stated too.
     """
     rowset = state.rowset
     index = RowIndex.of(rowset)
     count = rowset.counts(state.offered)
     targets = rowset.targets
+    late = rowset.counts(state.expected_loss) if state.expected_loss is not None else np.zeros(len(targets))
     names = {r.id: r.name for r in scenario.reservataires}
     by_id = {c.id: c for c in scenario.conventions}
     out = []
@@ -377,6 +461,8 @@ def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) 
                 behind.append(label)
         if behind:
             text += " ; " + ", ".join(behind) + " en retard"
+        if late[total] >= 0.05:
+            text += f" ; carences attendues d'ici le 31/12 : {_fr_num(late[total])}"
         out.append(text)
     return out
 
@@ -457,7 +543,9 @@ def designate(
     chosen = np.zeros(0, dtype=np.int64)
     if len(free):
         rowset = _without_ended(state.rowset, free, state.ended)
-        week = solve_week(rowset, state.offered, free, time_limit=time_limit)
+        week = solve_week(
+            rowset, state.offered, free, time_limit=time_limit, expected_loss=state.expected_loss
+        )
         chosen = week.columns
     elif as_of == dt.date(scenario.year, 12, 31):
         messages.append(
@@ -674,6 +762,9 @@ def _counters(state: WeeklyState) -> dict[str, dict[str, float]]:
     rowset = state.rowset
     offered = rowset.counts(state.offered)
     leases = rowset.counts(state.leases)
+    late = (
+        rowset.counts(state.expected_loss) if state.expected_loss is not None else np.zeros(len(rowset.rows))
+    )
     out: dict[str, dict[str, float]] = {}
     for row in rowset.rows:
         if row.kind is RowKind.TOTAL:
@@ -681,6 +772,7 @@ def _counters(state: WeeklyState) -> dict[str, dict[str, float]]:
                 "proposes": float(offered[row.index]),
                 "baux_signes": float(leases[row.index]),
                 "objectif_a_date": row.target,
+                "carences_attendues_fin_annee": round(float(late[row.index]), 6),
             }
     return dict(sorted(out.items()))
 

@@ -420,7 +420,7 @@ class Family:
     rows: IntArray
     cumulative: bool = False
 
-    def counts(self, counts: npt.NDArray[np.integer]) -> FloatArray:
+    def counts(self, counts: npt.NDArray[np.integer] | npt.NDArray[np.floating]) -> FloatArray:
         inside = self.group >= 0
         weights = counts[np.ix_(inside, self.columns)].sum(axis=1).astype(np.float64)
         per_group = np.bincount(self.group[inside], weights=weights, minlength=self.n_groups)
@@ -498,7 +498,7 @@ class RowSet:
         fam = self.families[int(self.row_family[row.index])]
         return fam.units_of(int(self.row_group[row.index])), fam.columns
 
-    def counts(self, counts: npt.NDArray[np.integer]) -> FloatArray:
+    def counts(self, counts: npt.NDArray[np.integer] | npt.NDArray[np.floating]) -> FloatArray:
         """Every row's count for a counts matrix [units, columns]."""
         out = np.zeros(len(self.rows))
         for fam in self.families:

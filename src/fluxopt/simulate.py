@@ -325,25 +325,44 @@ def _simulated_scenario(scenario: Scenario, draw: VacancyDraw) -> Scenario:
     return replace(scenario, vacancies=vacancies, designations=Designations.empty())
 
 
-def _counted(
-    column: npt.NDArray[np.int64],
-    designated_on: npt.NDArray[np.datetime64],
-    day: np.datetime64,
-    outcomes: Outcomes,
-    counts_carence: npt.NDArray[np.bool_],
-    landlord: int,
-    n_columns: int,
-) -> npt.NDArray[np.int64]:
-    """[units, columns] designations as counted on `day`: a carence known by then counts to the landlord
-    when its convention does not count it (domain.md §4)."""
-    fixed = np.zeros((len(column), n_columns), dtype=np.int64)
-    done = np.flatnonzero(column >= 0)
-    col = column[done].copy()
-    elapsed = (day - designated_on[done]).astype(np.int64)
-    carence = outcomes.no_candidate[done] & (elapsed >= outcomes.decided[done])
-    col[carence & ~counts_carence[col]] = landlord
-    fixed[done, col] = 1
-    return fixed
+@dataclass
+class _Ledger:
+    """One policy's designations in a replayed year: column and day of each unit's designation (−1: not
+    yet), with the drawn outcomes it reveals as days pass."""
+
+    column: npt.NDArray[np.int64]
+    designated_on: npt.NDArray[np.datetime64]
+    outcomes: Outcomes
+    counts_carence: npt.NDArray[np.bool_]  # per column: does its convention count a carence?
+    landlord: int
+
+    def counted(self, day: np.datetime64) -> npt.NDArray[np.int64]:
+        """[units, columns] designations as counted on `day`: a carence known by then counts to the
+        landlord when its convention does not count it (domain.md §4)."""
+        fixed = np.zeros((len(self.column), int(self.counts_carence.size)), dtype=np.int64)
+        done = np.flatnonzero(self.column >= 0)
+        col = self.column[done].copy()
+        elapsed = (day - self.designated_on[done]).astype(np.int64)
+        carence = self.outcomes.no_candidate[done] & (elapsed >= self.outcomes.decided[done])
+        col[carence & ~self.counts_carence[col]] = self.landlord
+        fixed[done, col] = 1
+        return fixed
+
+    def late_carences(
+        self, day: np.datetime64, year_end: np.datetime64, probability: float, candidates_days: int
+    ) -> npt.NDArray[np.float64]:
+        """Late-year carences expected among designations still without outcome on `day` (what a landlord
+        knows: no candidate yet) whose convention does not count a carence (`replan.late_carence_loss`)."""
+        from fluxopt.replan import late_carence_loss
+
+        done = np.flatnonzero(self.column >= 0)
+        col = self.column[done]
+        elapsed = (day - self.designated_on[done]).astype(np.int64)
+        pending = (elapsed < self.outcomes.decided[done]) & ~self.counts_carence[col]
+        return late_carence_loss(
+            (len(self.column), int(self.counts_carence.size)), self.landlord, done[pending], col[pending],
+            self.designated_on[done[pending]], day, year_end, probability, candidates_days,
+        )  # fmt: skip
 
 
 def replay_year(
@@ -355,6 +374,7 @@ def replay_year(
 ) -> list[RunResult]:
     """Replay one drawn year under every policy of `settings` (same vacancies and outcomes for all)."""
     from fluxopt.policies import RowIndex, WeekProblem, make_policy
+    from fluxopt.replan import carence_probability
     from fluxopt.rows import RowKind, build_rows, units_from_vacancies
 
     draw = draw_vacancies(
@@ -385,11 +405,20 @@ def replay_year(
     rep_rows = [r for r in rows if r.kind is RowKind.REPRESENTATIVENESS]
     dims = sorted({r.dimension for r in rep_rows})
     weeks = weekly_calendar(scenario.year)
+    year_end = np.datetime64(weeks[-1].last_day, "D")
+    rates = scenario.config.simulation
+    p_carence = carence_probability(rates.no_candidate_rate, rates.refusal_rate)
     results: list[RunResult] = []
     for name in settings.policies:
         policy = make_policy(name)
-        column = np.full(n_units, -1, dtype=np.int64)
-        designated_on = np.zeros(n_units, dtype="datetime64[D]")
+        ledger = _Ledger(
+            np.full(n_units, -1, dtype=np.int64),
+            np.zeros(n_units, dtype="datetime64[D]"),
+            outcomes,
+            counts_carence,
+            landlord,
+        )
+        column, designated_on = ledger.column, ledger.designated_on
         seconds: list[float] = []
         worst_running = 0.0
 
@@ -397,8 +426,9 @@ def replay_year(
             day = np.datetime64(week.last_day, "D")
             arrived = unit_day <= day
             free = np.flatnonzero(arrived & (column < 0))
-            fixed = _counted(column, designated_on, day, outcomes, counts_carence, landlord, len(columns))
-            problem = WeekProblem(scenario, index, arrived, fixed, free, week.last_day)
+            fixed = ledger.counted(day)
+            loss = ledger.late_carences(day, year_end, p_carence, settings.delays.candidates)
+            problem = WeekProblem(scenario, index, arrived, fixed, free, week.last_day, loss)
             start = time.perf_counter()
             chosen = policy.designate(problem)
             seconds.append(time.perf_counter() - start)
@@ -406,14 +436,11 @@ def replay_year(
             designated_on[free] = day
             if len(total_rows):
                 now = (
-                    index.rowset.counts(
-                        _counted(column, designated_on, day, outcomes, counts_carence, landlord, len(columns))
-                    )[total_rows]
-                    - index.targets(arrived)[total_rows]
+                    index.rowset.counts(ledger.counted(day))[total_rows] - index.targets(arrived)[total_rows]
                 )
                 worst_running = max(worst_running, float(np.abs(now).max()))
         end = np.datetime64(weeks[-1].last_day, "D")
-        final = _counted(column, designated_on, end, outcomes, counts_carence, landlord, len(columns))
+        final = ledger.counted(end)
         evaluation = rowset.evaluate(final)
         dev_signed = evaluation.count - rowset.targets
         rep = {d: 0.0 for d in dims}
