@@ -119,7 +119,9 @@ def test_the_replay_anticipates_late_carences_from_what_a_landlord_knows() -> No
     come late in the year; the drawn outcome itself is not peeked at (a lease-to-be counts the same)."""
     year_end = np.datetime64("2026-12-31")
     for rate in (1.0, 0.0):  # the same anticipation whether the draw ends in carence or in a lease
-        out = draw_outcomes(4, SimulationRates(no_candidate_rate=rate, refusal_rate=0.0), run_rng(0, 0, "outcomes"))
+        out = draw_outcomes(
+            4, SimulationRates(no_candidate_rate=rate, refusal_rate=0.0), run_rng(0, 0, "outcomes")
+        )
         column = np.array([0, 1, 1, -1])
         designated = np.array(["2026-12-01", "2026-12-01", "2026-06-01", "2026-12-01"], dtype="datetime64[D]")
         ledger = _Ledger(column, designated, out, np.array([True, False, True]), 2)
