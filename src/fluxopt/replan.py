@@ -8,7 +8,9 @@ when its convention does not count it), and the free dwellings as the only decis
 representativeness, wishes, legal rules — is brought as close as the week allows to share × realised base,
 jointly for all the week's dwellings and with the rounding cut, so each week ends as close to target as
 whole dwellings permit. Because the targets are re-normalised on the realised base every week, the year
-ends on target whatever the turnover turns out to be.
+ends on target whatever the turnover turns out to be. In the last weeks, a row also aims above its target by
+the carences expected among its pending offers (`late_carence_loss`): one revealed in December may leave no
+vacancy to make up for it.
 """
 
 from __future__ import annotations
