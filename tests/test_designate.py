@@ -363,9 +363,11 @@ def test_late_pending_offers_of_a_convention_not_counting_carences_are_anticipat
     assert per_column[cols.index("ETAT-PRIO-92")] == 0.0
     assert per_column[cols.index(BAILLEUR)] == pytest.approx(-q)
     # in spring the same kind of offer is answered in time to be made up for: nothing anticipated
-    spring = weekly_state(
-        load_scenario(scenario_copy(tmp_path / "spring", EXTRA_VACANCIES)), dt.date(2026, 4, 5)
+    spring_folder = scenario_copy(
+        tmp_path / "spring", EXTRA_VACANCIES, ["92046-P0003-0001,2026-03-31,AL-92,propose,,,"]
     )
+    spring = weekly_state(load_scenario(spring_folder), dt.date(2026, 4, 5))
+    assert spring.offered[:, cols.index("AL-92")].sum() == 1  # the same kind of pending offer is there
     assert spring.expected_loss is not None and not spring.expected_loss.any()
     out = tmp_path / "out"
     assert run(str(folder), "--as-of", "2026-12-13", "-o", str(out), "--sans-plan").exit_code == 0
