@@ -200,12 +200,11 @@ class _InterruptAtSolve(Interrupt):
         object.__setattr__(self, "calls", 0)
         object.__setattr__(self, "at", at)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)
-        if name == "_current" and value is not None:
-            object.__setattr__(self, "calls", self.calls + 1)
-            if self.calls >= self.at:
-                self.trigger()
+    def _enter(self, interrupter: object) -> None:
+        super()._enter(interrupter)
+        object.__setattr__(self, "calls", self.calls + 1)
+        if self.calls >= self.at:
+            self.trigger()
 
 
 def test_interrupt_during_the_levels_still_gives_a_valid_plan_marked_not_proven() -> None:
@@ -234,3 +233,53 @@ def test_rens_neighbourhood_keeps_the_rounded_plan_and_floor_ceiling_of_the_lp()
     assert np.array_equal(lo, np.minimum(np.floor(relaxed + 1e-9), x))
     assert np.array_equal(hi, np.maximum(np.ceil(relaxed - 1e-9), x))
     assert (hi - lo <= 1).all()
+
+
+def test_relaxations_solved_ahead_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each level's LP relaxation runs on a second thread while the previous level's integer search
+    runs: the plan, values, bounds and statuses must be those of the loop without it."""
+    _, rowset, spec = _setup()
+    problem = build_annual(rowset)
+    ahead_levels: list[str] = []
+    original = annual_mod._relax_ahead
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        ahead_levels.append(args[3][0].name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(annual_mod, "_relax_ahead", spy)
+    with_ahead = solve_annual(problem, spec, settings_from_spec(spec), ahead=True)
+    assert ahead_levels[:2] == [
+        "totaux",
+        "representativite",
+    ]  # level 1 beside lp_round, level 2 beside level 1
+    without = solve_annual(problem, spec, settings_from_spec(spec), ahead=False)
+    assert np.array_equal(with_ahead.x, without.x)
+    assert with_ahead.status == without.status
+    for a, b in zip(with_ahead.levels, without.levels, strict=True):
+        assert (a.name, a.value, a.bound, a.status) == (b.name, b.value, b.bound, b.status)
+
+
+def test_relaxation_ahead_is_the_relaxation_the_loop_would_solve() -> None:
+    """The copy bounded and given the next objective is the very LP the loop builds next on the model."""
+    _, rowset, spec = _setup()
+    problem = build_annual(rowset)
+    levels = [(lv, annual_mod.level_rows(problem, lv.rows)) for lv in spec.levels]
+    model = build_linear(problem, {i for _, pos in levels for i in pos}, set())
+    settings = settings_from_spec(spec)
+    first = annual_mod._objective(model, levels[0][1], "sum")
+    bound = annual_mod.solve_relaxation(model.lp, first, settings).bound
+    assert bound is not None
+    rhs = annual_mod._rhs_at_bound(levels[0][0], bound)
+    ahead = annual_mod._relax_ahead(
+        None, model, (levels[0][1], "sum", rhs), levels[1], settings, time.perf_counter() + 60
+    )
+    n_cons = model.lp.n_cons
+    annual_mod._bound_level(model, levels[0][1], "sum", rhs)  # what the loop does next, on the model itself
+    assert model.lp.n_cons == n_cons + 1  # the copy was bounded, not the model
+    direct = annual_mod.solve_relaxation(
+        model.lp, annual_mod._objective(model, levels[1][1], "sum"), settings
+    )
+    assert not isinstance(ahead, annual_mod.Future)
+    assert ahead.values is not None and direct.values is not None
+    assert ahead.objective == direct.objective and np.array_equal(ahead.values, direct.values)

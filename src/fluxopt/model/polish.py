@@ -70,14 +70,18 @@ class _Incidence:
         self.key, self.row = key[order], row[order]
         self.uniq, self.start = np.unique(self.key, return_index=True)
         self.end = np.r_[self.start[1:], len(self.key)]
-        self.empty = np.zeros(0, dtype=np.int64)
+        self._cache: dict[int, list[int]] = {}
 
-    def of(self, u: int, k: int) -> IntArray:
+    def of(self, u: int, k: int) -> list[int]:
+        """The rows counting a designation of unit `u` to column `k` (cached as a list)."""
         key = u * self.n_cols + k
-        i = int(np.searchsorted(self.uniq, key))
-        if i < len(self.uniq) and self.uniq[i] == key:
-            return self.row[self.start[i] : self.end[i]]
-        return self.empty
+        rows = self._cache.get(key)
+        if rows is None:
+            i = int(np.searchsorted(self.uniq, key))
+            found = i < len(self.uniq) and self.uniq[i] == key
+            rows = self.row[self.start[i] : self.end[i]].tolist() if found else []
+            self._cache[key] = rows
+        return rows
 
     def signatures(self, annual: npt.NDArray[np.bool_]) -> dict[tuple[int, int], int]:
         """Per (unit, column): a 64-bit fingerprint of the set of annual (non-pacing) rows it counts in."""
@@ -139,39 +143,49 @@ def polish_pacing(
     inc = _Incidence(rowset)
     free = counts - fixed  # designations the search may move
 
-    def devs(idx: IntArray, c: FloatArray) -> FloatArray:
-        d = _dev(c, target[idx], sense[idx])
-        is_hard = level[idx] == 0
-        if is_hard.any():
-            band = np.maximum(hard_lo[idx] - c, 0.0) + np.maximum(c - hard_hi[idx], 0.0)
-            d = np.where(is_hard, band, d)
-        return d
+    # the search evaluates a few thousand swaps of a few dozen rows each: plain Python lists and floats
+    # (numpy's per-call overhead made this 3× slower)
+    level_l: list[int] = level.tolist()
+    target_l: list[float] = target.tolist()
+    sense_l: list[int] = sense.tolist()
+    lo_l: list[float] = hard_lo.tolist()
+    hi_l: list[float] = hard_hi.tolist()
+    cap_l: list[float] = cap.tolist()
+    count_l: list[float] = count.tolist()
 
-    def delta(changes: list[tuple[int, int, int]]) -> tuple[FloatArray, IntArray, FloatArray]:
+    def dev1(r: int, c: float) -> float:
+        if level_l[r] == 0:  # a hard row: the distance outside its admissible band
+            return max(lo_l[r] - c, 0.0) + max(c - hi_l[r], 0.0)
+        t = target_l[r]
+        s = sense_l[r]
+        if s == 0:
+            return abs(c - t)
+        return max(0.0, t - c) if s == 1 else max(0.0, c - t)
+
+    def delta(changes: list[tuple[int, int, int]]) -> tuple[list[float], list[tuple[int, float]]]:
         """Per-level change of the objective for moves [(unit, column, ±1)], and the row deltas."""
-        idx_parts, val_parts = [], []
+        acc: dict[int, float] = {}
         for u, k, s in changes:
-            r = inc.of(u, k)
-            idx_parts.append(r)
-            val_parts.append(np.full(len(r), float(s)))
-        idx = np.concatenate(idx_parts)
-        val = np.concatenate(val_parts)
-        uniq, inv = np.unique(idx, return_inverse=True)
-        dc = np.bincount(inv, weights=val, minlength=len(uniq))
-        moved = dc != 0
-        uniq, dc = uniq[moved], dc[moved]
-        lv = level[uniq]
-        keep = lv >= 0
-        uniq, dc, lv = uniq[keep], dc[keep], lv[keep]
-        new = devs(uniq, count[uniq] + dc)
-        gain = new - devs(uniq, count[uniq])
-        if np.any(new > np.maximum(cap[uniq], devs(uniq, count[uniq]))):
-            rejected = np.zeros(n_levels)
-            rejected[0] = 1.0  # a "max" level would get worse
-            return rejected, uniq, dc
-        return np.bincount(lv, weights=gain, minlength=n_levels).astype(np.float64), uniq, dc
+            for r in inc.of(u, k):
+                acc[r] = acc.get(r, 0.0) + s
+        per_level = [0.0] * n_levels
+        moved: list[tuple[int, float]] = []
+        for r in sorted(acc):
+            dc = acc[r]
+            lv = level_l[r]
+            if dc == 0 or lv < 0:
+                continue
+            c = count_l[r]
+            old, new = dev1(r, c), dev1(r, c + dc)
+            if new > max(cap_l[r], old):
+                rejected = [0.0] * n_levels
+                rejected[0] = 1.0  # a "max" level would get worse
+                return rejected, []
+            per_level[lv] += new - old
+            moved.append((r, dc))
+        return per_level, moved
 
-    def better(per_level: FloatArray) -> bool:
+    def better(per_level: list[float]) -> bool:
         for v in per_level:
             if v < -1e-9:
                 return True
@@ -240,7 +254,7 @@ def polish_pacing(
                         if v == u:
                             continue
                         evaluations += 1
-                        per_level, idx, dc = delta([(u, j, -1), (u, k, +1), (v, k, -1), (v, j, +1)])
+                        per_level, moved = delta([(u, j, -1), (u, k, +1), (v, k, -1), (v, j, +1)])
                         if better(per_level):
                             counts[u, j] -= 1
                             counts[u, k] += 1
@@ -250,7 +264,9 @@ def polish_pacing(
                             free[u, k] += 1
                             free[v, k] -= 1
                             free[v, j] += 1
-                            count[idx] += dc
+                            for row, dc in moved:
+                                count[row] += dc
+                                count_l[row] += dc
                             swaps += 1
                             improved = done = True
                             break

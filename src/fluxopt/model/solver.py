@@ -13,6 +13,7 @@ far is still returned, marked as not proven.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -46,15 +47,29 @@ class Status(StrEnum):
 
 @dataclass
 class Interrupt:
-    """A Ctrl-C relay: `trigger()` stops the current solve and every later one."""
+    """A Ctrl-C relay: `trigger()` stops the running solves (the level loop may run two at once, see
+    `fluxopt.model.annual`) and every later one."""
 
     triggered: bool = False
-    _current: Any = None
+    _running: set[Any] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def trigger(self) -> None:
         self.triggered = True
-        if self._current is not None:
-            self._current.interrupt()
+        with self._lock:
+            running = list(self._running)
+        for interrupter in running:
+            interrupter.interrupt()
+
+    def _enter(self, interrupter: Any) -> None:
+        with self._lock:
+            self._running.add(interrupter)
+        if self.triggered:  # Ctrl-C between the check and the registration
+            interrupter.interrupt()
+
+    def _leave(self, interrupter: Any) -> None:
+        with self._lock:
+            self._running.discard(interrupter)
 
 
 @dataclass(frozen=True)
@@ -160,7 +175,7 @@ def solve(
         h.variable_values.ids.extend(idx.tolist())
         h.variable_values.values.extend(hint[idx].tolist())
     interrupter = solve_interrupter.SolveInterrupter()
-    settings.interrupt._current = interrupter
+    settings.interrupt._enter(interrupter)
     try:
         raw = solver.solve(
             proto,
@@ -176,7 +191,7 @@ def solve(
     except Exception as error:  # solver-side failure: reported, never a traceback
         return SolveOutcome(Status.ERROR, None, None, None, time.perf_counter() - start, str(error)[:300])
     finally:
-        settings.interrupt._current = None
+        settings.interrupt._leave(interrupter)
     result = result_pb2.SolveResultProto.FromString(raw) if isinstance(raw, bytes) else raw
     seconds = time.perf_counter() - start
     term = result.termination
@@ -242,6 +257,7 @@ def solve_near(
     *,
     time_limit: float | None = None,
     hint: FloatArray | None = None,
+    relaxed: SolveOutcome | None = None,
 ) -> SolveOutcome:
     """Minimise `objective` over `lp` from a feasible integer plan: RINS first, the whole MIP if needed.
 
@@ -253,7 +269,8 @@ def solve_near(
     tight and HiGHS finds the LP bound at the root, then spends seconds in root cut rounds before its
     heuristics find a plan at that bound (Cap Habitat's pacing repair: 2.2 s for the whole MIP, 0.3 s for
     LP + RINS, same optimum). A `hint` that covers the objective's variables and is already at the LP
-    bound is returned as it is (proven optimal) without any MIP.
+    bound is returned as it is (proven optimal) without any MIP. `relaxed`: the LP relaxation of this very
+    model and objective, when already solved (the level loop solves it ahead, on a copy).
     """
     start = time.perf_counter()
     limit = settings.time_limit if time_limit is None else time_limit
@@ -261,7 +278,8 @@ def solve_near(
     def left() -> float:
         return max(0.05, limit - (time.perf_counter() - start))
 
-    relaxed = solve_relaxation(lp, objective, settings, time_limit=limit)
+    if relaxed is None:
+        relaxed = solve_relaxation(lp, objective, settings, time_limit=limit)
     if relaxed.status is not Status.OPTIMAL or relaxed.values is None or settings.interrupt.triggered:
         return solve(lp, objective, settings, time_limit=left(), hint=hint)
     lp_bound = relaxed.bound if relaxed.bound is not None else relaxed.objective
