@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/plan.py                 # cap-habitat + generated large landlord
     .venv/bin/python bench/plan.py --only cap-habitat
+    .venv/bin/python bench/plan.py --only cap-habitat --no-lp --repeat 9   # median time of 9 plans
     .venv/bin/python bench/plan.py --large-dwellings 300000 --large-communes 150 --large-conventions 180
 
 Each scenario runs in its own process (so that its peak memory is its own). Printed per scenario:
@@ -53,7 +54,9 @@ def most_behind_first(rowset) -> np.ndarray:  # type: ignore[no-untyped-def]
     return counts
 
 
-def measure(scenario_path: str, model: str, lp_bound: bool, time_limit: float | None) -> dict:  # type: ignore[type-arg]
+def measure(
+    scenario_path: str, model: str, lp_bound: bool, time_limit: float | None, repeat: int = 1
+) -> dict:  # type: ignore[type-arg]
     from fluxopt.domain.model_spec import load_model_spec
     from fluxopt.io.scenario import load_scenario
     from fluxopt.model.annual import settings_from_spec
@@ -63,9 +66,13 @@ def measure(scenario_path: str, model: str, lp_bound: bool, time_limit: float | 
     from fluxopt.rows import RowKind
 
     scenario = load_scenario(scenario_path)
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = plan(scenario, model=model, time_limit=time_limit)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    walls, cpus = [], []
+    for _ in range(max(1, repeat)):  # the same deterministic plan each time: only the timings vary
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = plan(scenario, model=model, time_limit=time_limit)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    wall, cpu = float(np.median(walls)), float(np.median(cpus))
     rowset = result.rowset
     baseline = rowset.evaluate(most_behind_first(rowset))
     out: dict = {  # type: ignore[type-arg]
@@ -76,6 +83,7 @@ def measure(scenario_path: str, model: str, lp_bound: bool, time_limit: float | 
         "rows": len(rowset.rows),
         "wall_s": wall,
         "cpu_s": cpu,
+        "walls": walls,
         "timings": result.timings,
         "status": result.status,
         "levels": [
@@ -133,13 +141,19 @@ def fmt(x: float | None, digits: int = 1) -> str:
 
 
 def table(result: dict) -> str:  # type: ignore[type-arg]
+    walls = result.get("walls", [])
+    spread = (
+        f" (median of {len(walls)} runs in one process, wall {min(walls):.2f}–{max(walls):.2f} s)"
+        if len(walls) > 1
+        else ""
+    )
     lines = [
         f"### {result['scenario']} — {result['dwellings']} logements prévus, {result['conventions']} conventions, "
         f"{result['communes']} communes, {result['rows']} lignes",
         "",
         f"solve: {fmt(result['wall_s'], 2)} s wall, {fmt(result['cpu_s'], 2)} s CPU "
         f"(annual {fmt(result['timings'].get('annuel'), 2)} s, months+polish {fmt(result['timings'].get('mois'), 2)} s); "
-        f"status {result['status']}; peak RSS {fmt(result['peak_rss_mb'], 0)} MB",
+        f"status {result['status']}; peak RSS {fmt(result['peak_rss_mb'], 0)} MB{spread}",
         "",
         "| level | value | bound | rounding floor | gap to bound | status |",
         "|---|---|---|---|---|---|",
@@ -198,10 +212,16 @@ def main() -> None:
     parser.add_argument(
         "--large-time-limit", type=float, default=15.0, help="solver time limit for the large landlord (s)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="plan each scenario N times in its process; report the median time",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.model, not args.no_lp, args.time_limit)))
+        print(json.dumps(measure(args.one, args.model, not args.no_lp, args.time_limit, args.repeat)))
         return
     runs: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,7 +234,16 @@ def main() -> None:
             )
             runs.append(str(large))
         for path in runs:
-            cmd = [sys.executable, __file__, "--one", path, "--model", args.model]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                path,
+                "--model",
+                args.model,
+                "--repeat",
+                str(args.repeat),
+            ]
             limit = args.time_limit if path == runs[0] and args.only != "large" else args.large_time_limit
             if limit is not None:
                 cmd += ["--time-limit", str(limit)]
