@@ -347,19 +347,37 @@ def _refresh_levels(
 def _repace(
     rowset: RowSet, counts: IntArray, fixed: IntArray, settings: Any, t0: float
 ) -> tuple[IntArray, dict[str, Any] | None]:
-    """Re-time the conventions with a month end above one dwelling (`fluxopt.model.repace`), within what
-    is left of the time limit (no level gets worse); with what it did, for the manifest."""
+    """Re-time the conventions with a month end above one dwelling (`fluxopt.model.repace`), then, in a
+    second round, those still above `AROUND_SELECT` with their neighbours on their own dwellings; within
+    what is left of the time limit (no level gets worse); with what it did, for the manifest."""
     if settings.interrupt.triggered:
         return counts, None
     left = settings.time_limit - (time.perf_counter() - t0)
-    new, stats = repace(rowset, counts, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS))
+    new, first = repace(rowset, counts, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS))
+    rounds = [first]
+    if not settings.interrupt.triggered and first.status not in ("trop grand", "sans temps"):
+        left = settings.time_limit - (time.perf_counter() - t0)
+        new, second = repace(
+            rowset, new, fixed, settings, time_limit=min(left, REPACE_MAX_SECONDS), around=True
+        )
+        rounds.append(second)
+    last = rounds[-1]
     return new, {
-        "conventions_recalees": stats.columns,
-        "rythme_avant": round(stats.before, 6),
-        "rythme_apres": round(stats.after, 6),
-        "fins_de_mois_au_dela_de_1_avant": stats.rows_above_one_before,
-        "fins_de_mois_au_dela_de_1_apres": stats.rows_above_one_after,
-        "statut": stats.status,
+        "conventions_recalees": first.columns,
+        "rythme_avant": round(first.before, 6),
+        "rythme_apres": round(last.after, 6),
+        "fins_de_mois_au_dela_de_1_avant": first.rows_above_one_before,
+        "fins_de_mois_au_dela_de_1_apres": last.rows_above_one_after,
+        "statut": first.status,
+        "second_tour": (
+            {
+                "conventions_recalees": last.columns,
+                "rythme_apres": round(last.after, 6),
+                "statut": last.status,
+            }
+            if len(rounds) > 1
+            else None
+        ),
     }
 
 
