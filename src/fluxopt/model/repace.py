@@ -90,11 +90,14 @@ def repace(
     start = time.perf_counter()
     before, above, dev = _pacing(rowset, counts)
     columns = rowset.columns
+    movable = _first_free_month(rowset, fixed)
     drifting = sorted(
         {
             columns.index(r.convention)
             for r in rowset.rows
-            if r.kind is RowKind.PACING and dev[r.index] > (AROUND_SELECT if around else SELECT)
+            if r.kind is RowKind.PACING
+            and dev[r.index] > (AROUND_SELECT if around else SELECT)
+            and int(r.value[-2:]) >= movable[columns.index(r.convention)]
         }
     )
     area: npt.NDArray[np.bool_] | None = None
@@ -171,6 +174,18 @@ def repace(
     if after > before + 1e-9 or np.any(dev_new > dev[held_index] + 1e-9):
         return counts, stats(before, above, "rejeté")  # never worse, no row above pacing worse (defensive)
     return new, stats(after, above_after, outcome.status.value)
+
+
+def _first_free_month(rowset: RowSet, fixed: IntArray) -> IntArray:
+    """Per column, the first month with a dwelling it may still receive (13 when none): a month end before
+    it is made of past designations only, and no re-timing can move it (weekly re-planning: the months
+    before the date are history). Measured on Cap Habitat re-planned at 30/06: selecting conventions on those
+    rows too made the repair 3.8 s + 3.8 s for nothing."""
+    units = rowset.units
+    free = (units.base - fixed.sum(axis=1)) > 0
+    eligible = rowset.eligible() & free[:, None]
+    months = np.where(eligible, units.month[:, None], 13)
+    return np.asarray(months.min(axis=0) if len(units) else np.full(len(rowset.columns), 13), dtype=np.int64)
 
 
 def _bands(
