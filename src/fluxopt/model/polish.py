@@ -83,14 +83,17 @@ class _Incidence:
             self._cache[key] = rows
         return rows
 
-    def signatures(self, annual: npt.NDArray[np.bool_]) -> dict[tuple[int, int], int]:
-        """Per (unit, column): a 64-bit fingerprint of the set of annual (non-pacing) rows it counts in."""
+    def signatures(self, annual: npt.NDArray[np.bool_], n_units: int) -> list[int]:
+        """At `unit × n_columns + column`: a 64-bit fingerprint of the set of annual (non-pacing) rows the
+        pair counts in; −1 for a pair in no row (a flat list: the search reads it a few hundred thousand times)."""
         rng = np.random.default_rng(12345)
         code = rng.integers(1, 2**62, size=len(annual), dtype=np.int64).astype(np.uint64)
         weights = np.where(annual[self.row], code[self.row], np.uint64(0))
         sums = np.add.reduceat(weights, self.start) if len(self.start) else np.zeros(0, np.uint64)
-        u, k = np.divmod(self.uniq, self.n_cols)
-        return dict(zip(zip(u.tolist(), k.tolist(), strict=True), sums.tolist(), strict=True))
+        out: list[int] = [-1] * (n_units * self.n_cols)
+        for key, value in zip(self.uniq.tolist(), sums.tolist(), strict=True):
+            out[key] = value
+        return out
 
 
 def _dev(count: FloatArray, target: FloatArray, sense: IntArray) -> FloatArray:
@@ -205,8 +208,8 @@ def polish_pacing(
     )
     col_of = {c: j for j, c in enumerate(rowset.columns)}
     annual = np.array([r.kind is not RowKind.PACING for r in rows], dtype=bool)
-    sig = inc.signatures(annual)
-    empty_sig = -1
+    sig = inc.signatures(annual, len(units))
+    n_cols = len(rowset.columns)
     eligible = rowset.eligible()
     month = units.month
     evaluations = swaps = 0
@@ -244,11 +247,11 @@ def polish_pacing(
                     if j == k:
                         continue
                     partners = give_units[eligible[give_units, j]]
-                    su_k, su_j = sig.get((u, k), empty_sig), sig.get((u, j), empty_sig)
+                    su_k, su_j = sig[u * n_cols + k], sig[u * n_cols + j]
                     same = [
                         v
                         for v in partners.tolist()
-                        if sig.get((v, k), empty_sig) == su_k and sig.get((v, j), empty_sig) == su_j
+                        if sig[v * n_cols + k] == su_k and sig[v * n_cols + j] == su_j
                     ]
                     for v in same:
                         if v == u:
