@@ -236,23 +236,24 @@ def test_rens_neighbourhood_keeps_the_rounded_plan_and_floor_ceiling_of_the_lp()
 
 
 def test_relaxations_solved_ahead_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each level's LP relaxation runs on a second thread while the previous level's integer search
-    runs: the plan, values, bounds and statuses must be those of the loop without it."""
+    """The levels' LP relaxations run on a second thread, ahead of the level loop: the plan, values, bounds
+    and statuses must be those of the loop without it — and the loop must not solve them again itself."""
+    import threading
+
     _, rowset, spec = _setup()
     problem = build_annual(rowset)
-    ahead_levels: list[str] = []
-    original = annual_mod._relax_ahead
+    on_main: list[bool] = []
+    original = annual_mod.solve_relaxation
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        ahead_levels.append(args[3][0].name)
+        on_main.append(threading.current_thread() is threading.main_thread())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(annual_mod, "_relax_ahead", spy)
+    monkeypatch.setattr(annual_mod, "solve_relaxation", spy)
     with_ahead = solve_annual(problem, spec, settings_from_spec(spec), ahead=True)
-    assert ahead_levels[:2] == [
-        "totaux",
-        "representativite",
-    ]  # level 1 beside lp_round, level 2 beside level 1
+    # on the main thread: level 1's relaxation and lp_round's weighted LP; every later level's came from ahead
+    assert on_main.count(True) == 2
+    assert on_main.count(False) >= 1
     without = solve_annual(problem, spec, settings_from_spec(spec), ahead=False)
     assert np.array_equal(with_ahead.x, without.x)
     assert with_ahead.status == without.status
@@ -260,26 +261,31 @@ def test_relaxations_solved_ahead_change_nothing(monkeypatch: pytest.MonkeyPatch
         assert (a.name, a.value, a.bound, a.status) == (b.name, b.value, b.bound, b.status)
 
 
-def test_relaxation_ahead_is_the_relaxation_the_loop_would_solve() -> None:
-    """The copy bounded and given the next objective is the very LP the loop builds next on the model."""
+def test_relaxations_ahead_are_the_relaxations_the_loop_would_solve() -> None:
+    """The chain bounds each level at its LP bound before the next, on a copy: its relaxations must be the
+    very LPs the loop builds on the model, and the model itself must be left untouched."""
     _, rowset, spec = _setup()
     problem = build_annual(rowset)
     levels = [(lv, annual_mod.level_rows(problem, lv.rows)) for lv in spec.levels]
     model = build_linear(problem, {i for _, pos in levels for i in pos}, set())
     settings = settings_from_spec(spec)
-    first = annual_mod._objective(model, levels[0][1], "sum")
-    bound = annual_mod.solve_relaxation(model.lp, first, settings).bound
-    assert bound is not None
-    rhs = annual_mod._rhs_at_bound(levels[0][0], bound)
-    ahead = annual_mod._relax_ahead(
-        None, model, (levels[0][1], "sum", rhs), levels[1], settings, time.perf_counter() + 60
-    )
     n_cons = model.lp.n_cons
-    annual_mod._bound_level(model, levels[0][1], "sum", rhs)  # what the loop does next, on the model itself
-    assert model.lp.n_cons == n_cons + 1  # the copy was bounded, not the model
+    chain = annual_mod._relax_chain(None, model, levels, 0, None, settings, time.perf_counter() + 60)
+    assert model.lp.n_cons == n_cons  # the copy was bounded, not the model
+    first, ok = chain.take(0, [])
+    assert ok and first is not None and first.bound is not None
+    rhs = annual_mod._rhs_at_bound(levels[0][0], first.bound)
+    # what the loop does when level 1 ends at its LP bound, on the model itself
+    direct_first = annual_mod.solve_relaxation(
+        model.lp, annual_mod._objective(model, levels[0][1], "sum"), settings
+    )
+    assert direct_first.objective == first.objective
+    annual_mod._bound_level(model, levels[0][1], "sum", rhs)
     direct = annual_mod.solve_relaxation(
         model.lp, annual_mod._objective(model, levels[1][1], "sum"), settings
     )
-    assert not isinstance(ahead, annual_mod.Future)
-    assert ahead.values is not None and direct.values is not None
-    assert ahead.objective == direct.objective and np.array_equal(ahead.values, direct.values)
+    second, ok = chain.take(1, [rhs])
+    assert ok and second is not None and second.values is not None and direct.values is not None
+    assert second.objective == direct.objective and np.array_equal(second.values, direct.values)
+    # a loop that bounded level 1 otherwise (its plan above the LP bound) must not use the chain
+    assert chain.take(1, [rhs + 0.5]) == (None, False)
