@@ -289,3 +289,31 @@ def test_relaxations_ahead_are_the_relaxations_the_loop_would_solve() -> None:
     assert second.objective == direct.objective and np.array_equal(second.values, direct.values)
     # a loop that bounded level 1 otherwise (its plan above the LP bound) must not use the chain
     assert chain.take(1, [rhs + 0.5]) == (None, False)
+
+
+def test_engine_workers_keep_the_level_loop_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweep workers already fill every core with processes: `FLUXOPT_SOLVER_THREADS=1` (set by the local
+    engine's worker initializer) turns the relaxations ahead off — and changes no result."""
+    import threading
+
+    from fluxopt import engines
+
+    assert annual_mod.SOLVER_THREADS in engines._THREAD_VARIABLES
+    _, rowset, spec = _setup()
+    problem = build_annual(rowset)
+    threads: set[str] = set()
+    original = annual_mod.solve_relaxation
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(annual_mod, "solve_relaxation", spy)
+    monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
+    alone = solve_annual(problem, spec, settings_from_spec(spec))
+    assert threads == {threading.main_thread().name}
+    monkeypatch.delenv(annual_mod.SOLVER_THREADS)
+    threads.clear()
+    two = solve_annual(problem, spec, settings_from_spec(spec))
+    assert len(threads) == 2
+    assert np.array_equal(alone.x, two.x)

@@ -50,7 +50,14 @@ ENGINES = ("serial", "local", "dask")
 MAX_TASKS_PER_CHILD = 200
 
 #: Threads a solve may use inside one worker process: parallelism comes from processes, never from threads.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+#: (`FLUXOPT_SOLVER_THREADS`: the planner's level loop then solves no relaxation ahead on a second thread)
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "FLUXOPT_SOLVER_THREADS",
+)
 
 #: Seconds a lone retry waits for a local Dask cluster to be whole again after a worker died.
 STEADY_TIMEOUT = 30.0

@@ -11,6 +11,7 @@ solver's dual bound and the rounding floor.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,9 @@ from fluxopt.rows import BAILLEUR, Row, RowKind, deviation
 
 #: above this many variables, the annual model is solved by LP rounding instead of exact levels
 EXACT_MAX_VARS = 5_000
+
+#: environment variable: "1" keeps the level loop on one thread (no relaxations ahead)
+SOLVER_THREADS = "FLUXOPT_SOLVER_THREADS"
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -157,11 +161,12 @@ def solve_annual(
     *,
     progress: Progress | None = None,
     hint: IntArray | None = None,
-    ahead: bool = True,
+    ahead: bool | None = None,
 ) -> AnnualSolution:
     """Optimise the levels of `spec` over `problem`; raise nothing: statuses say what happened.
 
-    With `ahead` (the default), each level's LP relaxation is solved on a second thread while the
+    With `ahead` (the default, unless the environment sets `FLUXOPT_SOLVER_THREADS=1`, as the sweep
+    engines' worker processes do), each level's LP relaxation is solved on a second thread while the
     previous level's integer search runs (HiGHS releases the GIL), bounding that previous level by its
     own LP bound: when the level ends proven at that bound — the usual case — its bound constraint is
     exactly the one the relaxation was solved with, and the next level starts from it. Otherwise the
@@ -181,6 +186,8 @@ def solve_annual(
         return _solve_large(problem, model, levels, settings, deadline, hard)
     if spec.mode == "weighted":
         return _solve_weighted(problem, spec, settings, model, levels, deadline, progress, x)
+    if ahead is None:  # engine workers (sweeps) already use every core with processes: one thread each
+        ahead = os.environ.get(SOLVER_THREADS, "2") != "1"
     with ThreadPoolExecutor(max_workers=1) as pool:
         side = pool if ahead else None
         return _levels(problem, model, levels, settings, deadline, progress, x, side)
