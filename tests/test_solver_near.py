@@ -56,3 +56,25 @@ def test_an_incumbent_at_the_lp_bound_is_returned_without_a_mip() -> None:
     assert out.status is Status.OPTIMAL
     assert out.values is not None and np.allclose(out.values[x], [1, 3])  # the incumbent itself, unchanged
     assert out.detail == "plan at the LP bound"
+
+
+def test_an_interrupted_rins_is_neither_proven_nor_bounded_by_its_neighbourhood() -> None:
+    """Ctrl-C after the sub-MIP: its plan is returned, marked interrupted, with the LP's bound — the sub-MIP
+    proved optimality (and a bound) for its neighbourhood only, not for the whole problem."""
+    from fluxopt.model.solver import Interrupt
+
+    class AfterSubMip(Interrupt):
+        def _leave(self, interrupter: object) -> None:
+            super()._leave(interrupter)
+            object.__setattr__(self, "calls", getattr(self, "calls", 0) + 1)
+            if self.calls == 2:  # 1: the LP relaxation, 2: the sub-MIP
+                self.trigger()
+
+    lp = LinearProgram()  # as above: LP −1.5, neighbourhood optimum −1 (x2 fixed at 0), whole optimum −1
+    x = lp.add_vars(np.zeros(3), np.ones(3), integer=True)
+    lp.add_cons(np.zeros(2, np.int64), x[:2], np.full(2, 2.0), -np.inf, 3.0, 1)
+    settings = SolveSettings(interrupt=AfterSubMip())
+    out = solve_near(lp, {0: -1.0, 1: -1.0}, settings, x, np.array([0, 0, 0]))
+    assert out.status is Status.INTERRUPTED
+    assert out.values is not None and out.objective is not None and abs(out.objective + 1.0) < 1e-9
+    assert out.bound is not None and abs(out.bound + 1.5) < 1e-6  # the LP's bound

@@ -316,7 +316,10 @@ def solve_near(
                 Status.OPTIMAL, near.values, near.objective, lp_bound, seconds, "RINS + LP bound"
             )
     if settings.interrupt.triggered:
-        return replace(near, seconds=seconds)
+        # not proven for the whole problem, whatever the sub-MIP proved for its neighbourhood; and the bound of
+        # the whole problem is the LP's (the sub-MIP's own bound holds for the neighbourhood only)
+        status = Status.INTERRUPTED if near.values is not None else near.status
+        return replace(near, status=status, seconds=seconds, bound=lp_bound)
     whole = solve(
         lp, objective, settings, time_limit=left(), hint=near.values if near.values is not None else hint
     )
