@@ -185,3 +185,26 @@ def test_evaluate_matches_a_naive_recount() -> None:
         t = r.target
         exp = {"=": abs(naive - t), ">=": max(0.0, t - naive), "<=": max(0.0, naive - t)}[r.sense.value]
         assert ev.deviation[r.index] == pytest.approx(exp, abs=1e-9)
+
+
+def test_row_counts_of_whole_numbers_are_the_family_by_family_counts() -> None:
+    """`RowSet.counts` sums a whole-number matrix in one bincount over `incidence`; recomputed here family
+    by family (each row: its units, or its months' units for pacing, over its columns)."""
+    scen = two_commune_scenario(legal={"prefet_uniform_per_commune": True, "prefet_min_outside_qpv": 30})
+    _, rowset = _rows(scen)
+    rng = np.random.default_rng(7)
+    matrix = rng.integers(0, 4, size=(len(rowset.units), len(rowset.columns)))
+    fast = rowset.counts(matrix)
+    for r in rowset.rows:
+        units, columns = rowset.members(r)
+        assert fast[r.index] == float(matrix[np.ix_(units, columns)].sum()), r
+    # fractional matrices (expected losses) take the family-by-family path: same figures
+    assert np.allclose(rowset.counts(matrix.astype(np.float64) + 0.25), fast + 0.25 * _member_sizes(rowset))
+
+
+def _member_sizes(rowset):  # type: ignore[no-untyped-def]
+    sizes = np.zeros(len(rowset.rows))
+    for r in rowset.rows:
+        units, columns = rowset.members(r)
+        sizes[r.index] = len(units) * len(columns)
+    return sizes

@@ -41,6 +41,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -498,11 +499,50 @@ class RowSet:
         fam = self.families[int(self.row_family[row.index])]
         return fam.units_of(int(self.row_group[row.index])), fam.columns
 
+    @cached_property
+    def incidence(self) -> tuple[IntArray, IntArray]:
+        """Every (unit, column) pair a row counts, as (``unit × n_columns + column``, row) arrays — a
+        cumulative (pacing) row listed with every unit of its months. Built once per row set: `counts` of a
+        whole-number matrix is then one bincount (≈ 5× faster than family by family on Cap Habitat, which
+        matters to the polish and the repair, that count the rows many times)."""
+        n_cols = len(self.columns)
+        keys: list[IntArray] = []
+        rows: list[IntArray] = []
+        for fam in self.families:
+            inside = np.flatnonzero(fam.group >= 0)
+            if not len(inside):
+                continue
+            g = fam.group[inside]
+            if fam.cumulative:
+                for g2 in range(fam.n_groups):
+                    r2 = int(fam.rows[g2])
+                    if r2 < 0:
+                        continue
+                    us = inside[g <= g2]
+                    k = (us[:, None] * n_cols + fam.columns[None, :]).ravel()
+                    keys.append(k)
+                    rows.append(np.full(len(k), r2, dtype=np.int64))
+            else:
+                r = fam.rows[g]
+                ok = r >= 0
+                us, r = inside[ok], r[ok]
+                keys.append((us[:, None] * n_cols + fam.columns[None, :]).ravel())
+                rows.append(np.repeat(r, len(fam.columns)).astype(np.int64))
+        key = np.concatenate(keys).astype(np.int64) if keys else np.zeros(0, np.int64)
+        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        return key, row
+
     def counts(self, counts: npt.NDArray[np.integer] | npt.NDArray[np.floating]) -> FloatArray:
         """Every row's count for a counts matrix [units, columns]."""
+        c = np.asarray(counts)
+        if np.issubdtype(c.dtype, np.integer) and c.shape == (len(self.units), len(self.columns)):
+            # whole numbers: the sums are exact in any order, so one bincount gives the very same counts
+            key, row = self.incidence
+            weights = c.reshape(-1)[key].astype(np.float64)
+            return np.bincount(row, weights=weights, minlength=len(self.rows)).astype(np.float64)
         out = np.zeros(len(self.rows))
         for fam in self.families:
-            per = fam.counts(counts)
+            per = fam.counts(c)
             has = fam.rows >= 0
             out[fam.rows[has]] = per[has]
         return out

@@ -38,34 +38,8 @@ class _Incidence:
     """Rows of every (unit, column) pair, built with numpy (CSR keyed by unit × n_columns + column)."""
 
     def __init__(self, rowset: RowSet) -> None:
-        n_cols = len(rowset.columns)
-        self.n_cols = n_cols
-        keys: list[IntArray] = []
-        rows: list[IntArray] = []
-        for fam in rowset.families:
-            inside = np.flatnonzero(fam.group >= 0)
-            if not len(inside):
-                continue
-            g = fam.group[inside]
-            cols = fam.columns
-            if fam.cumulative:
-                for g2 in range(fam.n_groups):
-                    r2 = int(fam.rows[g2])
-                    if r2 < 0:
-                        continue
-                    us = inside[g <= g2]
-                    k = (us[:, None] * n_cols + cols[None, :]).ravel()
-                    keys.append(k)
-                    rows.append(np.full(len(k), r2, dtype=np.int64))
-            else:
-                r = fam.rows[g]
-                ok = r >= 0
-                us, r = inside[ok], r[ok]
-                k = (us[:, None] * n_cols + cols[None, :]).ravel()
-                keys.append(k)
-                rows.append(np.repeat(r, len(cols)))
-        key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        self.n_cols = len(rowset.columns)
+        key, row = rowset.incidence
         order = np.lexsort((row, key))
         self.key, self.row = key[order], row[order]
         self.uniq, self.start = np.unique(self.key, return_index=True)
