@@ -297,3 +297,29 @@ def test_serial_local_and_dask_sweeps_write_identical_results(mini: Path) -> Non
         }
     assert written["serial"] == written["local"] == written["dask"]
     assert "taches/mc-al-30-000025.json" in written["serial"]
+
+
+def test_a_worker_needs_no_file_of_the_base_folder(mini: Path, tmp_path: Path) -> None:
+    """A sweep worker may run on another machine (Dask): the base's folder path is not sent (nor part of the
+    tasks' fingerprints, so a resumed sweep survives moved folders), and a variant with a model file of the
+    base folder is planned from the model's content, read by the parent — not reported "model unknown"."""
+    custom = mini / "mon-modele.toml"
+    shutil.copy(ROOT / "src" / "fluxopt" / "models" / "minimum-legal.toml", custom)
+    toml = mini / "scenario.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'model = "' in text
+    toml.write_text(
+        "\n".join(
+            'model = "mon-modele.toml"' if line.startswith("model = ") else line for line in text.splitlines()
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    path = sweep_file(mini, '[[variants]]\nid = "meme"\n')
+    base = load_scenario(mini)
+    (prepared,) = prepare_variants(base, load_sweep(path))
+    shared = json.loads(json.dumps(scenario_to_plain(base)))
+    assert str(mini) not in json.dumps(shared)
+    shutil.move(mini, tmp_path / "ailleurs")  # the worker's machine has no such folder
+    result = variant_task(variant_payload(prepared), shared)
+    assert result["faisable"] is True, result.get("raisons")

@@ -108,10 +108,11 @@ class _Report:
         )
 
 
-def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE) -> list[Problem]:
-    """Every rule of `RULES` that the scenario breaks, as problems naming file, line and field."""
+def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE, *, model: bool = True) -> list[Problem]:
+    """Every rule of `RULES` that the scenario breaks, as problems naming file, line and field (without
+    `model`, not the model file's: a sweep worker has the model's content, not its file)."""
     report = _Report(scenario, toml_name)
-    _config_rules(scenario, report)
+    _config_rules(scenario, report, model=model)
     _stock_rules(scenario, report)
     if len(scenario.stock):
         _share_rules(scenario, report)
@@ -152,10 +153,10 @@ def model_problems(path: Path) -> list[Problem]:
     return model_file_problems(path)[1]
 
 
-def _config_rules(scenario: Scenario, report: _Report) -> None:
+def _config_rules(scenario: Scenario, report: _Report, *, model: bool = True) -> None:
     config = scenario.config
     year = scenario.year
-    model_path, why = resolve_model(scenario.folder, config.scenario.model)
+    model_path, why = resolve_model(scenario.folder, config.scenario.model) if model else (None, "")
     if why:
         report.toml(("scenario", "model"), "scenario.model", why, config.scenario.model)  # model_unknown
     elif model_path is not None:

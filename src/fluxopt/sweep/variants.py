@@ -38,12 +38,18 @@ def _dates(values: np.ndarray) -> list[str | None]:
     return [None if np.isnat(v) else str(v) for v in values]
 
 
+#: the folder of a scenario rebuilt by a worker: none on disk. A worker needs no file — the parent reads the
+#: model file of each variant and sends its content — and may run on another machine (Dask); leaving the
+#: base's path out also keeps the tasks' fingerprints (a resumed sweep) the same when the folders move.
+WORKER_FOLDER = Path("<balayage>")
+
+
 def scenario_to_plain(scenario: Scenario) -> dict[str, Any]:
-    """The base scenario as JSON-compatible values: configuration, stock columns, programme turnover."""
+    """The base scenario as JSON-compatible values: configuration, stock columns, programme turnover
+    (not its folder: see `WORKER_FOLDER`)."""
     stock = scenario.stock
     return {
         "config": scenario.config.model_dump(mode="json"),
-        "folder": str(scenario.folder),
         "programme_turnover": dict(sorted(scenario.programme_turnover.items())),
         "stock": {
             "dwelling_id": list(stock.dwelling_id),
@@ -96,7 +102,7 @@ def scenario_from_plain(data: dict[str, Any], config: dict[str, Any] | None = No
         stock=stock,
         vacancies=Vacancies.empty(),
         designations=Designations.empty(),
-        folder=Path(data["folder"]),
+        folder=WORKER_FOLDER,
         programme_turnover={k: float(v) for k, v in data["programme_turnover"].items()},
     )
 
@@ -249,10 +255,11 @@ def _problems_text(problems: Sequence[Problem]) -> list[str]:
 
 
 def check_rules(scenario: Scenario) -> list[str]:
-    """Legal and logical rules a variant breaks (plain French), e.g. shares over 100 % in a commune."""
+    """Legal and logical rules a variant breaks (plain French), e.g. shares over 100 % in a commune. Not the
+    model file's: the parent read and checked it while preparing the variant, where the files are."""
     from fluxopt.validate import validate
 
-    return _problems_text(validate(scenario))
+    return _problems_text(validate(scenario, model=False))
 
 
 _FORECASTS: dict[str, Any] = {}
