@@ -247,9 +247,8 @@ def _levels(
                         lv.name, lv.rows, lv.objective, len(positions), value, floor, floor, "floor", 0.0
                     )
                 )
-                rhs_floor = value + lv.tolerance if positions else None
                 _bound_level(model, positions, lv.objective, value + lv.tolerance)
-                applied.append(rhs_floor)
+                applied.append(value + lv.tolerance if positions else None)  # no rows: no bound was added
                 continue
             objective = _objective(model, positions, lv.objective)
             remaining = deadline - time.perf_counter()
