@@ -218,22 +218,22 @@ def _one_hot(free: np.ndarray, combo: tuple[int, ...], shape: tuple[int, int]) -
     return out
 
 
-def test_a_row_with_many_late_offers_pending_is_kept_ahead_of_its_mean_loss() -> None:
-    """The tail keeps a row holding several late offers further ahead than their mean loss alone would:
-    without it (weight 0) the week aims at target + Σp only."""
-    from fluxopt.replan import CarenceTail
+def test_the_tail_lowers_the_expected_excess_beyond_two_dwellings_of_rows_with_late_offers() -> None:
+    """Against the mean loss alone (weight 0: the week aims at target + Σp only), the tail never raises
+    the rows' expected excess beyond 2 dwellings after their late carences, and lowers it in some weeks."""
+    from fluxopt.replan import TAIL_WEIGHT, CarenceTail
 
     changed = 0
     for seed in range(1, 9):
         rowset, fixed, free, loss = week_with_pending_offers(seed, 0.3)
         with_tail = solve_week(rowset, fixed, free, expected_loss=loss)
         without = solve_week(rowset, fixed, free, expected_loss=loss, tail_weight=0.0)
-        tail = CarenceTail.of(rowset, loss, 300.0)
+        tail = CarenceTail.of(rowset, loss, TAIL_WEIGHT)
         assert tail is not None
         a, b = fixed.copy(), fixed.copy()
         a[free, with_tail.columns] = 1
         b[free, without.columns] = 1
         # the expected excess beyond 2 dwellings is never higher with the tail, and lower at least once
-        assert tail_cost(rowset, a, loss, 300.0) <= tail_cost(rowset, b, loss, 300.0) + 1e-9
-        changed += tail_cost(rowset, a, loss, 300.0) < tail_cost(rowset, b, loss, 300.0) - 1e-9
+        assert tail_cost(rowset, a, loss, TAIL_WEIGHT) <= tail_cost(rowset, b, loss, TAIL_WEIGHT) + 1e-9
+        changed += tail_cost(rowset, a, loss, TAIL_WEIGHT) < tail_cost(rowset, b, loss, TAIL_WEIGHT) - 1e-9
     assert changed >= 1

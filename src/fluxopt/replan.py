@@ -161,8 +161,7 @@ def solve_week(
         raise ValueError("free_units must be exactly the units without a fixed designation")
     tail = None
     if expected_loss is not None:
-        if tail_weight > 0:
-            tail = CarenceTail.of(rowset, expected_loss, tail_weight)
+        tail = CarenceTail.of(rowset, expected_loss, tail_weight)
         rowset = anticipate_carences(rowset, expected_loss)
     problem = build_annual(rowset, fixed)
     weights = np.array([WEEKLY_WEIGHTS.get(r.kind, 0.0) for r in problem.rows], dtype=np.float64)
