@@ -378,3 +378,55 @@ def test_late_pending_offers_of_a_convention_not_counting_carences_are_anticipat
     assert counters["ETAT-PRIO-92"]["carences_attendues_fin_annee"] == 0.0
     for line in read_csv(out / "designations.csv"):
         assert ("carences attendues" in line["motif"]) == (line["convention"] == "AL-92")
+
+
+WEEKLY_MODEL = """name = "hebdo-maison"
+[[levels]]
+name = "totaux"
+rows = ["total"]
+
+[weekly]
+total_weight = 4
+tiers = [[1.0, 2.0]]
+tail_weight = 0
+late_days = 20
+"""
+
+
+def test_the_model_files_weekly_section_drives_the_week_and_is_in_the_manifest(tmp_path: Path) -> None:
+    folder = scenario_copy(tmp_path, EXTRA_VACANCIES)
+    (folder / "hebdo.toml").write_text(WEEKLY_MODEL, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(str(folder), "--as-of", "2026-04-05", "--sans-plan", "--model", "hebdo.toml", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    model = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["modele"]
+    assert model["nom"] == "hebdo-maison" and model["fichier"] == "hebdo.toml"
+    assert model["hebdomadaire"]["total_weight"] == 4 and model["hebdomadaire"]["tiers"] == [[1.0, 2.0]]
+    assert model["hebdomadaire"]["late_days"] == 20 and model["hebdomadaire"]["tail_weight"] == 0
+    default = tmp_path / "default"
+    assert run(str(folder), "--as-of", "2026-04-05", "--sans-plan", "-o", str(default)).exit_code == 0
+    weekly = json.loads((default / "manifest.json").read_text(encoding="utf-8"))["modele"]["hebdomadaire"]
+    assert weekly["total_weight"] == 10 and weekly["tail_weight"] == 300  # the shipped defaults
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        ("tiers = [[1.8, 30.0], [1.0, 3.0]]", "weekly.tiers", "strictement croissants"),
+        ("tail_weight = -1", "weekly.tail_weight", "tail_weight"),
+        ("poids = 3", "weekly.poids", "poids"),
+    ],
+)
+def test_a_bad_weekly_section_is_refused_with_its_file_line_and_field(
+    tmp_path: Path, line: str, field: str, words: str
+) -> None:
+    folder = scenario_copy(tmp_path, EXTRA_VACANCIES)
+    text = WEEKLY_MODEL.split("[weekly]")[0] + f"[weekly]\n{line}\n"
+    (folder / "hebdo.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(str(folder), "--as-of", "2026-04-05", "--model", "hebdo.toml", "-o", str(out))
+    assert result.exit_code == 1
+    number = text.splitlines().index(line) + 1
+    assert f"hebdo.toml:{number}:{field}" in result.output, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert not out.exists()

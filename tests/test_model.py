@@ -317,3 +317,14 @@ def test_engine_workers_keep_the_level_loop_on_one_thread(monkeypatch: pytest.Mo
     two = solve_annual(problem, spec, settings_from_spec(spec))
     assert len(threads) == 2
     assert np.array_equal(alone.x, two.x)
+
+
+def test_the_default_model_file_states_the_weekly_defaults_and_the_others_inherit_them() -> None:
+    """models/equilibre.toml writes out its [weekly] section for users to read and copy; it must be what a
+    model file without the section gets (`Weekly()`), so the file never says one thing while the code
+    does another."""
+    from fluxopt.domain.model_spec import SHIPPED, Weekly
+
+    assert load_model_spec("equilibre")[0].weekly == Weekly()
+    for name in SHIPPED:
+        assert load_model_spec(name)[0].weekly == Weekly()

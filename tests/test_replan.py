@@ -8,21 +8,29 @@ import numpy as np
 import pytest
 
 from factories import two_commune_scenario
-from fluxopt.replan import EXCESS_KINDS, EXCESS_TIERS, WEEKLY_GAP, WEEKLY_WEIGHTS, _without_ended, solve_week
+from fluxopt.domain.model_spec import Weekly
+from fluxopt.replan import _without_ended, solve_week
 from fluxopt.rows import build_rows, units_from_vacancies
 from test_policies import random_year
 
+DEFAULT = Weekly()
+WEEKLY_GAP = DEFAULT.relative_gap
 
-def weekly_objective(rowset, counts: np.ndarray) -> float:  # type: ignore[no-untyped-def]
-    """Independent recomputation of the weekly objective from the evaluator (pacing rows excluded)."""
+
+def weekly_objective(rowset, counts: np.ndarray, weekly: Weekly = DEFAULT) -> float:  # type: ignore[no-untyped-def]
+    """Independent recomputation of the weekly objective from the evaluator: totals and legal rows weigh
+    `total_weight`, representativeness and wishes 1, pacing rows nothing; the tiers on totals and
+    representativeness rows."""
     ev = rowset.evaluate(counts)
     total = 0.0
     for r in rowset.rows:
-        w = WEEKLY_WEIGHTS.get(r.kind, 0.0)
+        kind = r.kind.value
+        w = {"total": weekly.total_weight, "legal": weekly.total_weight}.get(kind, 1.0)
+        w = 0.0 if kind == "rythme" else w
         d = float(ev.deviation[r.index])
         total += w * d
-        if r.kind in EXCESS_KINDS:
-            total += sum(extra * w * max(d - threshold, 0.0) for threshold, extra in EXCESS_TIERS)
+        if kind in ("total", "representativite"):
+            total += sum(extra * w * max(d - threshold, 0.0) for threshold, extra in weekly.tiers)
     return total
 
 
@@ -51,6 +59,39 @@ def test_weekly_model_matches_brute_force_on_small_weeks(seed: int) -> None:
     assert value == pytest.approx(week.objective, abs=1e-6)
     assert best - 1e-9 <= value <= best * (1 + WEEKLY_GAP) + 1e-6
     assert np.array_equal(chosen[past], fixed[past])  # the past is never changed
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_the_weekly_section_of_the_model_sets_the_weights_the_week_is_solved_with(seed: int) -> None:
+    """A model file's [weekly] weights (here: totals barely heavier than a row, one steep tier from half a
+    dwelling, no gap) are the ones the week minimises — checked against brute force on that objective;
+    on these weeks they choose otherwise than the default weights."""
+    weekly = Weekly(total_weight=1.5, tiers=((0.5, 8.0),), relative_gap=0.0)
+    scen = random_year(two_commune_scenario(), 40, seed=seed)
+    units, _ = units_from_vacancies(scen)
+    rowset = build_rows(scen, units, pacing=False)
+    n, k = len(units), len(rowset.columns)
+    rng = np.random.default_rng(seed)
+    eligible = rowset.eligible()
+    fixed = np.zeros((n, k), dtype=np.int64)
+    for u in range(n - 4):  # an arbitrary past, as counted
+        fixed[u, int(rng.choice(np.flatnonzero(eligible[u])))] = 1
+    free = np.arange(n - 4, n)
+    week = solve_week(rowset, fixed, free, weekly=weekly)
+    values = [
+        weekly_objective(rowset, fixed + _one_hot(free, combo, fixed.shape), weekly)
+        for combo in itertools.product(*(np.flatnonzero(eligible[u]).tolist() for u in free.tolist()))
+    ]
+    chosen = weekly_objective(
+        rowset, fixed + _one_hot(free, tuple(week.columns.tolist()), fixed.shape), weekly
+    )
+    assert chosen == pytest.approx(week.objective, abs=1e-6)
+    assert chosen == pytest.approx(min(values), abs=1e-6)
+    default = solve_week(rowset, fixed, free).columns
+    assert (
+        weekly_objective(rowset, fixed + _one_hot(free, tuple(default.tolist()), fixed.shape), weekly)
+        > chosen + 1
+    )
 
 
 def test_a_convention_no_longer_in_force_is_not_eligible_for_free_dwellings() -> None:
@@ -92,7 +133,7 @@ def test_every_free_dwelling_gets_one_column_and_the_same_call_gives_the_same_an
 def test_late_carence_loss_counts_pending_designations_whose_news_comes_in_the_last_weeks() -> None:
     """domain.md §4: a carence takes the dwelling back to the landlord; when its convention does not count
     it and the news comes in the last weeks, the convention may end the year one dwelling short."""
-    from fluxopt.replan import LATE_DAYS, carence_probability, late_carence_loss
+    from fluxopt.replan import carence_probability, late_carence_loss
 
     q = carence_probability(0.05, 0.15)
     assert q == pytest.approx(0.05 / 0.85)
@@ -101,18 +142,19 @@ def test_late_carence_loss_counts_pending_designations_whose_news_comes_in_the_l
     designated = np.array(["2026-11-09", "2026-10-01", "2026-11-01", "2026-11-08"], dtype="datetime64[D]")
     units = np.array([0, 1, 2, 3])
     cols = np.array([1, 1, 2, 2])
-    assert LATE_DAYS == 35  # the window below: news after 26/11
-    loss = late_carence_loss((5, 4), 3, units, cols, designated, day, end, q, 21)
+    loss = late_carence_loss((5, 4), 3, units, cols, designated, day, end, q, 21, 35)  # news after 26/11
     # news on 30/11 (late); 22/10 and 22/11 are past due, so tomorrow 11/11 (not late); 29/11 (late)
     assert np.allclose(loss[units, cols], [q, 0.0, 0.0, q])
     assert not loss[4].any()
     assert np.allclose(loss[:, 3], -loss[:, :3].sum(axis=1))  # the landlord may get the dwelling back
     # on 31/12 no news can come any more before the year closes
-    assert not late_carence_loss((5, 4), 3, units, cols, designated, end, end, q, 21).any()
+    assert not late_carence_loss((5, 4), 3, units, cols, designated, end, end, q, 21, 35).any()
+    # a shorter window ([weekly] late_days = 10: news after 21/12) anticipates none of them
+    assert not late_carence_loss((5, 4), 3, units, cols, designated, day, end, q, 21, 10).any()
     # in June, the news of June designations comes in July: made up for by the following weeks
     june = np.array(["2026-06-01"], dtype="datetime64[D]")
     assert not late_carence_loss(
-        (1, 4), 3, np.array([0]), np.array([1]), june, np.datetime64("2026-06-07"), end, q, 21
+        (1, 4), 3, np.array([0]), np.array([1]), june, np.datetime64("2026-06-07"), end, q, 21, 35
     ).any()
 
 
@@ -139,12 +181,17 @@ def test_anticipated_carences_raise_the_targets_the_week_aims_at() -> None:
     assert shifted.targets[total] == pytest.approx(rowset.targets[total] + 0.5 * len(pending))
     free = np.arange(n - 6, n)
     plain = solve_week(rowset, fixed, free)
-    ahead = solve_week(rowset, fixed, free, expected_loss=loss, tail_weight=0.0)  # the mean loss alone
+    ahead = solve_week(
+        rowset, fixed, free, expected_loss=loss, weekly=Weekly(tail_weight=0.0)
+    )  # the mean loss alone
     assert ahead.columns.tolist() == solve_week(shifted, fixed, free).columns.tolist()
     assert int((ahead.columns == j).sum()) > int((plain.columns == j).sum())
 
 
 # ------------------------------------------------- the tail of the late carences on thin rows
+
+
+TAIL_WEIGHT = DEFAULT.tail_weight
 
 
 def tail_cost(rowset, counts: np.ndarray, loss: np.ndarray, weight: float) -> float:  # type: ignore[no-untyped-def]
@@ -191,7 +238,7 @@ def test_the_tail_of_late_carences_is_priced_exactly_on_small_weeks(seed: int) -
     """domain.md §4 (a carence not counted takes the dwelling back): the weekly model minimises the
     deviations plus the expected excess beyond 2 dwellings of each representativeness row after its pending
     late offers fail — checked against brute force with both parts recomputed from the evaluator."""
-    from fluxopt.replan import TAIL_WEIGHT, anticipate_carences
+    from fluxopt.replan import anticipate_carences
 
     rowset, fixed, free, loss = week_with_pending_offers(seed, 0.3)
     shifted = anticipate_carences(rowset, loss)
@@ -221,14 +268,14 @@ def _one_hot(free: np.ndarray, combo: tuple[int, ...], shape: tuple[int, int]) -
 def test_the_tail_lowers_the_expected_excess_beyond_two_dwellings_of_rows_with_late_offers() -> None:
     """Against the mean loss alone (weight 0: the week aims at target + Σp only), the tail never raises
     the rows' expected excess beyond 2 dwellings after their late carences, and lowers it in some weeks."""
-    from fluxopt.replan import TAIL_WEIGHT, CarenceTail
+    from fluxopt.replan import CarenceTail
 
     changed = 0
     for seed in range(1, 9):
         rowset, fixed, free, loss = week_with_pending_offers(seed, 0.3)
         with_tail = solve_week(rowset, fixed, free, expected_loss=loss)
-        without = solve_week(rowset, fixed, free, expected_loss=loss, tail_weight=0.0)
-        tail = CarenceTail.of(rowset, loss, TAIL_WEIGHT)
+        without = solve_week(rowset, fixed, free, expected_loss=loss, weekly=Weekly(tail_weight=0.0))
+        tail = CarenceTail.of(rowset, loss, TAIL_WEIGHT, DEFAULT.row_limit)
         assert tail is not None
         a, b = fixed.copy(), fixed.copy()
         a[free, with_tail.columns] = 1

@@ -125,7 +125,9 @@ def test_the_replay_anticipates_late_carences_from_what_a_landlord_knows() -> No
         column = np.array([0, 1, 1, -1])
         designated = np.array(["2026-12-01", "2026-12-01", "2026-06-01", "2026-12-01"], dtype="datetime64[D]")
         ledger = _Ledger(column, designated, out, np.array([True, False, True]), 2)
-        loss = ledger.late_carences(np.datetime64("2026-12-06"), year_end, 0.25, OUTCOME_DELAYS.candidates)
+        loss = ledger.late_carences(
+            np.datetime64("2026-12-06"), year_end, 0.25, OUTCOME_DELAYS.candidates, 35
+        )
         # unit 0: its convention counts carences; unit 1: news on 22/12, late; unit 2: known since June
         assert loss.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.25, -0.25], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
 
@@ -185,6 +187,28 @@ def test_cli_simulate_prints_the_table_writes_outputs_and_no_progress_bar_off_a_
     assert as_json.exit_code == 0
     data = json.loads(as_json.output)
     assert list(data["politiques"]) == ["glouton"]
+
+
+def test_cli_simulate_replays_the_fluxopt_policy_with_the_models_weekly_section(tmp_path: Path) -> None:
+    """`simulate --model` gives the fluxopt policy the model file's [weekly] weights (in the manifest), so
+    a landlord can replay a trade-off before using it; a bad section is refused before any replay."""
+    model = tmp_path / "hebdo.toml"
+    model.write_text(
+        'name = "hebdo"\n[[levels]]\nname = "totaux"\nrows = ["total"]\n\n[weekly]\ntail_weight = 1000\n'
+        "tiers = [[1.0, 3.0], [1.8, 30.0], [2.0, 300.0]]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "sim"
+    args = ["simulate", str(MINI), "--runs", "1", "--policy", "fluxopt", "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parametres"]["modele"] == str(model) and manifest["modele"]["nom"] == "hebdo"
+    assert manifest["modele"]["hebdomadaire"]["tail_weight"] == 1000
+    assert manifest["modele"]["hebdomadaire"]["tiers"][-1] == [2.0, 300.0]
+    model.write_text(model.read_text(encoding="utf-8").replace("1000", "-5"), encoding="utf-8")
+    refused = CliRunner().invoke(cli, [*args, "--model", str(model)])
+    assert refused.exit_code == 1 and "hebdo.toml:7:weekly.tail_weight" in refused.output
 
 
 def test_cli_simulate_refuses_an_unknown_policy_in_french() -> None:

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Scenario
+from fluxopt.domain.model_spec import Weekly
 from fluxopt.rows import Family, Row, RowKind, RowSet, Sense
 from fluxopt.sequence import sequence_from_shares
 
@@ -406,8 +407,9 @@ class Rotation(Policy):
 BASELINES: tuple[str, ...] = ("plus-en-retard", "tour-de-role", "glouton")
 
 
-def make_policy(name: str) -> Policy:
-    """A fresh policy by its CLI name (`POLICY_LABELS`)."""
+def make_policy(name: str, weekly: Weekly | None = None) -> Policy:
+    """A fresh policy by its CLI name (`POLICY_LABELS`); `weekly`: fluxopt's weekly model (the baselines
+    have no parameters)."""
     if name == "plus-en-retard":
         return MostBehindFirst()
     if name == "tour-de-role":
@@ -417,5 +419,5 @@ def make_policy(name: str) -> Policy:
     if name == "fluxopt":
         from fluxopt.replan import ReplanPolicy
 
-        return ReplanPolicy()
+        return ReplanPolicy(weekly=weekly)
     raise ValueError(f"politique inconnue : {name} (attendu : {', '.join(POLICY_LABELS)})")

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Scenario
-from fluxopt.domain.model_spec import ModelSpec
+from fluxopt.domain.model_spec import ModelSpec, Weekly
 from fluxopt.domain.tables import TYPOLOGIES
 from fluxopt.errors import InfeasibleError, InputError, NoSolutionError, ProblemList
 from fluxopt.manifest import RunManifest
@@ -36,11 +36,10 @@ from fluxopt.model.annual import plan_counts_from_x, row_deviations
 from fluxopt.model.builder import AnnualModel, AnnualProblem, build_annual, build_linear, row_expression
 from fluxopt.model.result import Plan
 from fluxopt.model.solver import Backend, SolveSettings, solve
-from fluxopt.policies import TOTAL_WEIGHT, Policy, RowIndex, WeekProblem
+from fluxopt.policies import Policy, RowIndex, WeekProblem
 from fluxopt.rows import RowKind, RowSet
 
 __all__ = [
-    "WEEKLY_WEIGHTS",
     "Churn",
     "Designation",
     "ReplanPolicy",
@@ -53,48 +52,41 @@ __all__ = [
     "read_plan_table",
     "solve_week",
     "weekly_state",
+    "weekly_weights",
     "write_designations",
 ]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: Weight of each kind of row in the weekly model (deviations in dwellings). Totals and legal rules weigh
-#: `TOTAL_WEIGHT` times a representativeness row. Legal rows are soft here, not hard as in the annual plan:
-#: they concern the year, and holding the préfet's per-commune band and his minimum outside QPV exactly on
-#: every week's running base is often impossible once past weeks are fixed; weighted, they are met at the
-#: year end (measured by `fluxopt simulate`).
-WEEKLY_WEIGHTS: dict[RowKind, float] = {
-    RowKind.TOTAL: TOTAL_WEIGHT,
-    RowKind.LEGAL: TOTAL_WEIGHT,
-    RowKind.REPRESENTATIVENESS: 1.0,
-    RowKind.WISH: 1.0,
-}
-
-#: Convex tiers on totals and representativeness rows: (threshold, extra weight) — the part of a
-#: deviation beyond `threshold` dwellings costs `extra weight` × the row's weight more. Measured on 16
-#: simulated Cap Habitat years (same draws): one tier (1, 3) gave every convention within ±1 in 88 % of
-#: the years and a worst year-end row of 3.0; adding (1.8, 30), just under the issue's 2-dwelling limit,
-#: gave 100 % and 2.04, for the same representativeness (1.69 → 1.70 × the rounding floor).
-EXCESS_TIERS: tuple[tuple[float, float], ...] = ((1.0, 3.0), (1.8, 30.0))
+#: The weekly model's weights, tiers and tail come from the model file's [weekly] section
+#: (`fluxopt.domain.model_spec.Weekly`, defaults measured there). Legal rows weigh as much as totals and are
+#: soft here, not hard as in the annual plan: they concern the year, and holding the préfet's per-commune
+#: band and his minimum outside QPV exactly on every week's running base is often impossible once past
+#: weeks are fixed; weighted, they are met at the year end (measured by `fluxopt simulate`).
+HEAVY_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL})
+WEIGHTED_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL, RowKind.REPRESENTATIVENESS, RowKind.WISH})
+#: rows under the convex tiers: the part of a deviation beyond a tier's threshold costs more, which spreads
+#: unavoidable deviations over several rows rather than leaving one row far off
 EXCESS_KINDS = frozenset({RowKind.TOTAL, RowKind.REPRESENTATIVENESS})
-
-#: Largest year-end deviation of a row the issue accepts (dwellings), and the weight of the expected part of
-#: a representativeness row beyond it once the late carences pending on it are known (`CarenceTail`).
-#: Chosen on 100 simulated Cap Habitat years with seeds 0 and 1: weight 300 took the years with no row
-#: over 2 from 96 % to 97 % and 99 %, the worst row from 2.92 to 2.20, the other measures as they were;
-#: 1,000 (or the tail on totals too) keeps more rows within 2 but misses ±1 on totals more often (91–93 % of
-#: the years instead of 97 %). On seed 2, not used to choose it, no gain (96 % either way; README).
-ROW_LIMIT = 2.0
-TAIL_WEIGHT = 300.0
+#: rows under the late carences' tail (`CarenceTail`); totals are left out: kept ahead of their pending
+#: carences, they miss ±1 when none comes (measured: README)
 TAIL_KINDS = frozenset({RowKind.REPRESENTATIVENESS})
 #: more carences than this among one row's late offers are not priced (probability < 1e-6 at Cap Habitat's
 #: rates; such a row is a large one, with vacancies left to make up for them)
 TAIL_MAX_FAILED = 8
 
-#: Relative optimality gap of the weekly model. The objective carries the constant deviations of rows the
-#: week cannot touch, so 0.5 % is a fraction of a dwelling; it halves the slowest weeks (measured).
-WEEKLY_GAP = 0.005
+
+def weekly_weights(rowset_rows: Sequence[Any], weekly: Weekly) -> FloatArray:
+    """Weight of each row in the weekly model: totals and legal rows `weekly.total_weight`, others 1."""
+    return np.array(
+        [
+            (weekly.total_weight if r.kind in HEAVY_KINDS else 1.0) if r.kind in WEIGHTED_KINDS else 0.0
+            for r in rowset_rows
+        ],
+        dtype=np.float64,
+    )
+
 
 #: Solver time limit of one weekly model (seconds); it is solved to optimality in well under a second.
 WEEKLY_TIME_LIMIT = 20.0
@@ -146,33 +138,35 @@ def solve_week(
     *,
     time_limit: float | None = None,
     expected_loss: npt.NDArray[np.float64] | None = None,
-    tail_weight: float = TAIL_WEIGHT,
+    weekly: Weekly | None = None,
 ) -> WeekSolution:
     """Designate `free_units` of `rowset` (rows on the base seen so far) given `fixed` designations.
 
     One weighted solve of the planner's linear model (`build_annual` + `build_linear`, with the rounding
     cut) over every non-pacing row; the objective is recomputed from the chosen designations.
     `expected_loss` (`late_carence_loss`) raises the targets by the carences expected late in the year
-    and, with `tail_weight`, prices the representativeness rows' expected excess beyond `ROW_LIMIT`.
+    and, with `weekly.tail_weight`, prices the representativeness rows' expected excess beyond
+    `weekly.row_limit`. `weekly`: the model file's [weekly] section (default: `Weekly()`).
     """
+    weekly = Weekly() if weekly is None else weekly
     start = time.perf_counter()
     undecided = np.flatnonzero(np.asarray(fixed).sum(axis=1) == 0)
     if not np.array_equal(undecided, np.sort(free_units)):
         raise ValueError("free_units must be exactly the units without a fixed designation")
     tail = None
     if expected_loss is not None:
-        tail = CarenceTail.of(rowset, expected_loss, tail_weight)
+        tail = CarenceTail.of(rowset, expected_loss, weekly.tail_weight, weekly.row_limit)
         rowset = anticipate_carences(rowset, expected_loss)
     problem = build_annual(rowset, fixed)
-    weights = np.array([WEEKLY_WEIGHTS.get(r.kind, 0.0) for r in problem.rows], dtype=np.float64)
+    weights = weekly_weights(problem.rows, weekly)
     soft = {i for i, w in enumerate(weights) if w > 0}
     model = build_linear(problem, soft, set())
     objective = {model.dev[i]: float(weights[i]) for i in sorted(soft)}
-    # convex penalty on the part of a deviation beyond one dwelling: spreads unavoidable deviations over
-    # several rows rather than leaving one row far off (the squared deviation of the greedy, linearised)
+    # convex penalty on the part of a deviation beyond each tier's threshold (the squared deviation of the
+    # greedy, linearised)
     beyond = sorted(i for i in soft if problem.rows[i].kind in EXCESS_KINDS)
     n = len(beyond)
-    for threshold, extra_weight in EXCESS_TIERS if n else ():
+    for threshold, extra_weight in weekly.tiers if n else ():
         lp = model.lp
         extra = lp.add_vars(np.zeros(n), np.full(n, np.inf), integer=False)
         lp.add_cons(  # extra − dev ≥ −threshold
@@ -191,7 +185,7 @@ def solve_week(
         backend=Backend.HIGHS,
         time_limit=WEEKLY_TIME_LIMIT if time_limit is None else time_limit,
         seed=0,
-        relative_gap=WEEKLY_GAP,
+        relative_gap=weekly.relative_gap,
     )
     outcome = solve(model.lp, objective, settings)
     if outcome.values is None:  # pragma: no cover - every allocation is feasible without hard rows
@@ -200,7 +194,7 @@ def solve_week(
     dev = row_deviations(problem, x)
     excess = np.array([r.kind in EXCESS_KINDS for r in problem.rows], dtype=bool)
     weighted = float((weights * dev).sum())
-    for threshold, extra_weight in EXCESS_TIERS:
+    for threshold, extra_weight in weekly.tiers:
         weighted += extra_weight * float((weights * np.maximum(dev - threshold, 0.0))[excess].sum())
     if tail is not None:
         weighted += tail.cost(problem, x)
@@ -211,11 +205,6 @@ def solve_week(
         bound=outcome.bound,
         seconds=time.perf_counter() - start,
     )
-
-
-#: carences whose news would come in the last this many days of the year are anticipated: earlier ones
-#: are made up for by the following weeks (`late_carence_loss`)
-LATE_DAYS = 35
 
 
 def carence_probability(no_candidate_rate: float, refusal_rate: float) -> float:
@@ -234,15 +223,17 @@ def late_carence_loss(
     year_end: np.datetime64,
     probability: float,
     candidates_days: int,
+    late_days: int,
 ) -> npt.NDArray[np.float64]:
     """[units, columns] carences expected late in the year among pending designations (`units`,
     `columns`, `designated`: still without candidates on `as_of`, conventions that do not count a
     carence). The news of a designation comes `candidates_days` after it, and not before tomorrow; when
-    it would come in the last `LATE_DAYS` of the year, the convention may lose that dwelling (with
+    it would come in the last `late_days` of the year (earlier ones are made up for by
+    the following weeks), the convention may lose that dwelling (with
     `probability`) too late to make up for it, and the landlord may get it back."""
     loss = np.zeros(shape)
     news = np.maximum(designated + np.timedelta64(candidates_days, "D"), as_of + np.timedelta64(1, "D"))
-    late = (news <= year_end) & (news > year_end - np.timedelta64(LATE_DAYS, "D"))
+    late = (news <= year_end) & (news > year_end - np.timedelta64(late_days, "D"))
     np.add.at(loss, (units[late], columns[late]), probability)
     np.add.at(loss, (units[late], np.full(int(late.sum()), landlord)), -probability)
     return loss
@@ -269,13 +260,13 @@ def anticipate_carences(rowset: RowSet, expected_loss: npt.NDArray[np.float64]) 
 
 @dataclass(frozen=True)
 class CarenceTail:
-    """The representativeness rows that may end the year beyond `ROW_LIMIT` if their late offers fail.
+    """The representativeness rows that may end the year beyond the row limit if their late offers fail.
 
     A row holding n offers still without candidates, whose news comes in the last weeks
     (`late_carence_loss`), loses N of them to carences, N binomial (n, p). Its year-end deviation below target
     is then about target − count + N, and the part beyond the limit has expectation
     Σ_j P(N = j) · max(0, j − limit − (count − target)) — convex in the count, so one hinge variable per
-    (row, j). Weighted by `TAIL_WEIGHT`, it keeps a thin row (one convention in one commune or a small
+    (row, j). Weighted by `Weekly.tail_weight`, it keeps a thin row (one convention in one commune or a small
     typology) a dwelling ahead while several of its offers are pending, where three carences revealed in
     December would otherwise leave it 2.5–2.9 off with no vacancy left to make up for it; the mean of N is
     already in the target (`anticipate_carences`).
@@ -285,9 +276,12 @@ class CarenceTail:
     failed: IntArray  # j: carences among the row's pending offers
     weight: FloatArray  # tail weight × P(N = j)
     target: FloatArray  # the row's target before the anticipation
+    limit: float  # the year-end deviation beyond which the tail is priced (dwellings)
 
     @classmethod
-    def of(cls, rowset: RowSet, expected_loss: npt.NDArray[np.float64], weight: float) -> CarenceTail | None:
+    def of(
+        cls, rowset: RowSet, expected_loss: npt.NDArray[np.float64], weight: float, limit: float
+    ) -> CarenceTail | None:
         """The hinges of every representativeness row with pending late offers (None when there is none).
 
         Every pending offer has the same carence probability (the scenario's rates), the largest entry of
@@ -314,7 +308,9 @@ class CarenceTail:
         if not rows:
             return None
         idx = np.array(rows, dtype=np.int64)
-        return cls(idx, np.array(failed, dtype=np.int64), np.array(weights), rowset.targets[idx].copy())
+        return cls(
+            idx, np.array(failed, dtype=np.int64), np.array(weights), rowset.targets[idx].copy(), limit
+        )
 
     def _position(self, problem: AnnualProblem) -> IntArray:
         position = {r.index: i for i, r in enumerate(problem.rows)}
@@ -345,7 +341,7 @@ class CarenceTail:
         )
         n = len(at)
         e = lp.add_vars(np.zeros(n), np.full(n, np.inf), integer=False)
-        a = self.failed - ROW_LIMIT + self.target - problem.fixed_count[at]
+        a = self.failed - self.limit + self.target - problem.fixed_count[at]
         fl = np.floor(a + 1e-9)
         f = np.maximum(a - fl, 0.0)
         lp.add_cons(  # e + y ≥ a, and the hinge's hull over whole counts: e + f·y ≥ f·(⌊a⌋ + 1)
@@ -363,7 +359,7 @@ class CarenceTail:
         """The hinges' cost for the designations `x`, recomputed from the rows' counts."""
         count = plan_counts_from_x(problem, x)
         at = self._position(problem)
-        excess = np.maximum(self.failed - ROW_LIMIT - (count[at] - self.target), 0.0)
+        excess = np.maximum(self.failed - self.limit - (count[at] - self.target), 0.0)
         return float((self.weight * excess).sum())
 
 
@@ -372,8 +368,9 @@ class ReplanPolicy(Policy):
 
     name = "fluxopt"
 
-    def __init__(self, time_limit: float | None = None) -> None:
+    def __init__(self, time_limit: float | None = None, weekly: Weekly | None = None) -> None:
         self.time_limit = time_limit
+        self.weekly = Weekly() if weekly is None else weekly
 
     def designate(self, problem: WeekProblem) -> IntArray:
         if len(problem.free) == 0:
@@ -392,6 +389,7 @@ class ReplanPolicy(Policy):
             local.astype(np.int64),
             time_limit=self.time_limit,
             expected_loss=loss,
+            weekly=self.weekly,
         )
         return week.columns
 
@@ -476,8 +474,10 @@ def _fr_num(x: float) -> str:
     return f"{x:.1f}".replace(".", ",")
 
 
-def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
-    """The year to date on `as_of`, checked: facts dated after `as_of` and a closed year are refused."""
+def weekly_state(scenario: Scenario, as_of: dt.date, weekly: Weekly | None = None) -> WeeklyState:
+    """The year to date on `as_of`, checked: facts dated after `as_of` and a closed year are refused.
+
+    `weekly` (the model's [weekly] section) says which pending offers' carences count as late."""
     from fluxopt.bilan import actual_designations
     from fluxopt.compare import counted_matrices, pending_designations
     from fluxopt.rows import build_rows, units_from_vacancies
@@ -518,7 +518,7 @@ def weekly_state(scenario: Scenario, as_of: dt.date) -> WeeklyState:
     expected_loss = late_carence_loss(
         offered.shape, rowset.columns.index(BAILLEUR), pending_units, pending_columns, pending_dates, day,
         np.datetime64(dt.date(year, 12, 31), "D"), carence_probability(rates.no_candidate_rate, rates.refusal_rate),
-        OUTCOME_DELAYS.candidates,
+        OUTCOME_DELAYS.candidates, (Weekly() if weekly is None else weekly).late_days,
     )  # fmt: skip
     vac = scenario.vacancies
     in_year = vac.date.astype("datetime64[Y]").astype(np.int64) + 1970 == year
@@ -659,10 +659,17 @@ def designate(
     previous_plan: Mapping[tuple[str, ...], int] | None = None,
     time_limit: float | None = None,
 ) -> WeeklyResult:
-    """This week's designations on `as_of`, and the re-planned rest of the year."""
-    from fluxopt.planning import load_spec, plan_rows
+    """This week's designations on `as_of`, and the re-planned rest of the year.
 
-    state = weekly_state(scenario, as_of)
+    `model` (a spec, a shipped name or a path; default: the scenario's) gives the week's weights (its
+    [weekly] section) and the plan's levels."""
+    from fluxopt.domain.model_spec import load_model_spec
+
+    if isinstance(model, ModelSpec):
+        spec = model
+    else:
+        spec = load_model_spec(model or scenario.config.scenario.model, Path(scenario.folder))[0]
+    state = weekly_state(scenario, as_of, spec.weekly)
     messages: list[str] = []
     columns = state.rowset.columns
     free = state.free
@@ -671,7 +678,12 @@ def designate(
     if len(free):
         rowset = _without_ended(state.rowset, free, state.ended)
         week = solve_week(
-            rowset, state.offered, free, time_limit=time_limit, expected_loss=state.expected_loss
+            rowset,
+            state.offered,
+            free,
+            time_limit=time_limit,
+            expected_loss=state.expected_loss,
+            weekly=spec.weekly,
         )
         chosen = week.columns
     elif as_of == dt.date(scenario.year, 12, 31):
@@ -717,7 +729,8 @@ def designate(
     relaxed = False
     churn: Churn | None = None
     if with_plan:
-        spec = model if isinstance(model, ModelSpec) else load_spec(scenario, model)[0]
+        from fluxopt.planning import plan_rows
+
         plan, relaxed = _updated_plan(scenario, state, this_week, spec, time_limit)
         if relaxed:
             messages.append(

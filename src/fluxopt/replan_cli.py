@@ -94,11 +94,15 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         par commune (sequence.csv) et manifest.json, d'un seul bloc : une exécution interrompue laisse les
         sorties de la semaine précédente intactes. Les désignations déjà faites ne changent jamais.
         """
+        from fluxopt.domain.model_spec import load_model_spec
         from fluxopt.io.scenario import load_scenario
         from fluxopt.manifest import RunManifest
         from fluxopt.replan import designate, read_plan_table, write_designations
 
         loaded = load_scenario(scenario)
+        spec, model_path, model_bytes = load_model_spec(
+            model or loaded.config.scenario.model, Path(loaded.folder)
+        )
         out_dir = output or _default_output(scenario, "designations")
         previous = read_plan_table(out_dir / "plan.csv")
         manifest = RunManifest.for_scenario(
@@ -111,11 +115,12 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             csv=dialect,
         )
         manifest.solver = {"moteur": "highs", "graine": 0}
+        manifest.model = _model_facts(spec, model_path, model_bytes)
         with manifest.stage("designation"):
             result = designate(
                 loaded,
                 as_of,
-                model=model,
+                model=spec,
                 with_plan=not no_plan,
                 previous_plan=previous,
                 time_limit=time_limit,
@@ -165,6 +170,11 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         help="Politique à rejouer (répétable ; défaut : les quatre).",
     )
     @click.option(
+        "--model",
+        default=None,
+        help="Modèle dont la section [weekly] règle la politique fluxopt (défaut : celui du scénario).",
+    )
+    @click.option(
         "--turnover-factor",
         type=click.FloatRange(min=0.01, max=5),
         default=1.0,
@@ -196,6 +206,7 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         runs: int,
         seed: int,
         policies: tuple[str, ...],
+        model: str | None,
         turnover_factor: float,
         jobs: int,
         output: Path | None,
@@ -209,17 +220,21 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
         pire écart en cours d'année, représentativité par dimension face au plancher d'arrondi, part des
         conventions à ±1, temps par appel hebdomadaire.
         """
+        from fluxopt.domain.model_spec import load_model_spec
         from fluxopt.io.scenario import load_scenario
         from fluxopt.manifest import RunManifest
         from fluxopt.simulate import SimulationSettings, report_dict, report_text, simulate, timing_dict
 
         loaded = load_scenario(scenario)
+        model_name = model or loaded.config.scenario.model
+        spec, model_path, model_bytes = load_model_spec(model_name, Path(loaded.folder))
         settings = SimulationSettings(
             runs=runs,
             seed=seed,
             policies=policies or SimulationSettings().policies,
             turnover_factor=turnover_factor,
             jobs=jobs,
+            weekly=spec.weekly,
         )
         manifest = RunManifest.for_scenario(
             "simulate",
@@ -227,8 +242,10 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             runs=runs,
             seed=seed,
             politiques=list(settings.policies),
+            modele=model_name,
             facteur_rotation=turnover_factor,
         )
+        manifest.model = _model_facts(spec, model_path, model_bytes)
         with _progress(runs) as tick, manifest.stage("simulation"):
             report = simulate(loaded, settings, on_run=tick)
         if output is not None:
@@ -239,6 +256,18 @@ def register(cli: click.Group, handle_errors: Callable[[Any], Any]) -> None:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         else:
             click.echo(report_text(report), nl=False)
+
+
+def _model_facts(spec: Any, path: Path, data: bytes) -> dict[str, Any]:
+    """The manifest's "modele": which model file, its hash, and the weekly model's parameters."""
+    from fluxopt.manifest import sha256_bytes
+
+    return {
+        "nom": spec.name,
+        "fichier": path.name,
+        "sha256": sha256_bytes(data),
+        "hebdomadaire": spec.weekly.model_dump(mode="json"),
+    }
 
 
 class _progress:

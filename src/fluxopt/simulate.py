@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from fluxopt.domain import BAILLEUR, Designations, Scenario, Vacancies
 from fluxopt.domain.enums import DesignationStatus
+from fluxopt.domain.model_spec import Weekly
 from fluxopt.domain.scenario import SimulationRates
 from fluxopt.errors import InputError
 from fluxopt.forecast import FluxForecast
@@ -273,6 +274,8 @@ class SimulationSettings:
     turnover_factor: float = 1.0  # actual turnover / forecast turnover (1.2 = 20 % more departures)
     jobs: int = 1  # worker processes (runs are independent; results do not depend on it)
     delays: OutcomeDelays = OUTCOME_DELAYS
+    #: the fluxopt policy's weekly model (the model file's [weekly] section)
+    weekly: Weekly = field(default_factory=Weekly)
     trace: bool = False  # keep each dwelling's designation in the results (tests, audits)
 
 
@@ -349,7 +352,12 @@ class _Ledger:
         return fixed
 
     def late_carences(
-        self, day: np.datetime64, year_end: np.datetime64, probability: float, candidates_days: int
+        self,
+        day: np.datetime64,
+        year_end: np.datetime64,
+        probability: float,
+        candidates_days: int,
+        late_days: int,
     ) -> npt.NDArray[np.float64]:
         """Late-year carences expected among designations still without outcome on `day` (what a landlord
         knows: no candidate yet) whose convention does not count a carence (`replan.late_carence_loss`)."""
@@ -361,7 +369,7 @@ class _Ledger:
         pending = (elapsed < self.outcomes.decided[done]) & ~self.counts_carence[col]
         return late_carence_loss(
             (len(self.column), int(self.counts_carence.size)), self.landlord, done[pending], col[pending],
-            self.designated_on[done[pending]], day, year_end, probability, candidates_days,
+            self.designated_on[done[pending]], day, year_end, probability, candidates_days, late_days,
         )  # fmt: skip
 
 
@@ -410,7 +418,7 @@ def replay_year(
     p_carence = carence_probability(rates.no_candidate_rate, rates.refusal_rate)
     results: list[RunResult] = []
     for name in settings.policies:
-        policy = make_policy(name)
+        policy = make_policy(name, settings.weekly)
         ledger = _Ledger(
             np.full(n_units, -1, dtype=np.int64),
             np.zeros(n_units, dtype="datetime64[D]"),
@@ -427,7 +435,9 @@ def replay_year(
             arrived = unit_day <= day
             free = np.flatnonzero(arrived & (column < 0))
             fixed = ledger.counted(day)
-            loss = ledger.late_carences(day, year_end, p_carence, settings.delays.candidates)
+            loss = ledger.late_carences(
+                day, year_end, p_carence, settings.delays.candidates, settings.weekly.late_days
+            )
             problem = WeekProblem(scenario, index, arrived, fixed, free, week.last_day, loss)
             start = time.perf_counter()
             chosen = policy.designate(problem)
