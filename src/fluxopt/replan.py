@@ -37,7 +37,7 @@ from fluxopt.model.builder import AnnualModel, AnnualProblem, build_annual, buil
 from fluxopt.model.result import Plan
 from fluxopt.model.solver import Backend, SolveSettings, solve
 from fluxopt.policies import Policy, RowIndex, WeekProblem
-from fluxopt.rows import RowKind, RowSet
+from fluxopt.rows import Row, RowKind, RowSet
 
 __all__ = [
     "Churn",
@@ -77,12 +77,13 @@ TAIL_KINDS = frozenset({RowKind.REPRESENTATIVENESS})
 TAIL_MAX_FAILED = 8
 
 
-def weekly_weights(rowset_rows: Sequence[Any], weekly: Weekly) -> FloatArray:
-    """Weight of each row in the weekly model: totals and legal rows `weekly.total_weight`, others 1."""
+def weekly_weights(rows: Sequence[Row], weekly: Weekly) -> FloatArray:
+    """Weight of each row in the weekly model: totals and legal rows `weekly.total_weight`,
+    representativeness and wishes 1, pacing rows 0 (the week has no month to pace)."""
     return np.array(
         [
             (weekly.total_weight if r.kind in HEAVY_KINDS else 1.0) if r.kind in WEIGHTED_KINDS else 0.0
-            for r in rowset_rows
+            for r in rows
         ],
         dtype=np.float64,
     )
@@ -228,9 +229,9 @@ def late_carence_loss(
     """[units, columns] carences expected late in the year among pending designations (`units`,
     `columns`, `designated`: still without candidates on `as_of`, conventions that do not count a
     carence). The news of a designation comes `candidates_days` after it, and not before tomorrow; when
-    it would come in the last `late_days` of the year (earlier ones are made up for by
-    the following weeks), the convention may lose that dwelling (with
-    `probability`) too late to make up for it, and the landlord may get it back."""
+    it would come in the last `late_days` of the year, the convention may lose that dwelling (with
+    `probability`) too late to make up for it, and the landlord may get it back. Earlier carences are made
+    up for by the following weeks."""
     loss = np.zeros(shape)
     news = np.maximum(designated + np.timedelta64(candidates_days, "D"), as_of + np.timedelta64(1, "D"))
     late = (news <= year_end) & (news > year_end - np.timedelta64(late_days, "D"))

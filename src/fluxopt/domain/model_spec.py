@@ -68,7 +68,7 @@ class Weekly(_Strict):
     """The weekly decision (`designate`, and `simulate`'s fluxopt policy): one weighted solve per week.
 
     Deviations are on the base seen so far, in dwellings. Defaults chosen on 100 simulated Cap Habitat
-    years (README, "Re-planning every week"): they keep every convention within ±1 at year end in 98 % of
+    years (README, "Every week: `fluxopt designate`"): they keep every convention within ±1 at year end in 98 % of
     the years and no row beyond 2 dwellings in 97 %; raising `tail_weight` or the last tier's weight keeps
     more rows within `row_limit` and misses ±1 on totals more often (measured there).
     """
