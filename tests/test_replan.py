@@ -94,6 +94,42 @@ def test_the_weekly_section_of_the_model_sets_the_weights_the_week_is_solved_wit
     )
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_closing_tiers_are_added_in_the_years_last_days_only(seed: int) -> None:
+    """[weekly] closing_days / closing_tiers: within the last days of the year the week minimises the
+    deviations with tiers + closing tiers, before them with the tiers alone — both checked against brute
+    force on the objective recomputed from the evaluator; on these weeks the two choose differently."""
+    weekly = Weekly(tiers=((1.0, 3.0),), closing_days=31, closing_tiers=((0.5, 50.0),), relative_gap=0.0)
+    closing = weekly.model_copy(update={"tiers": ((0.5, 50.0), (1.0, 3.0)), "closing_tiers": ()})
+    scen = random_year(two_commune_scenario(), 40, seed=seed)
+    units, _ = units_from_vacancies(scen)
+    rowset = build_rows(scen, units, pacing=False)
+    n, k = len(units), len(rowset.columns)
+    rng = np.random.default_rng(seed)
+    eligible = rowset.eligible()
+    fixed = np.zeros((n, k), dtype=np.int64)
+    for u in range(n - 4):  # an arbitrary past, as counted
+        fixed[u, int(rng.choice(np.flatnonzero(eligible[u])))] = 1
+    free = np.arange(n - 4, n)
+    combos = list(itertools.product(*(np.flatnonzero(eligible[u]).tolist() for u in free.tolist())))
+    chosen = {}
+    for days_left, objective in ((10, closing), (40, weekly)):
+        week = solve_week(rowset, fixed, free, weekly=weekly, days_left=days_left)
+        best = min(
+            weekly_objective(rowset, fixed + _one_hot(free, c, fixed.shape), objective) for c in combos
+        )
+        value = weekly_objective(
+            rowset, fixed + _one_hot(free, tuple(week.columns.tolist()), fixed.shape), objective
+        )
+        assert value == pytest.approx(week.objective, abs=1e-6)
+        assert value == pytest.approx(best, abs=1e-6)
+        chosen[days_left] = week.columns.tolist()
+    assert chosen[10] != chosen[40]
+    assert (
+        weekly.tiers_on(30) == closing.tiers[1:] + closing.tiers[:1] and weekly.tiers_on(31) == weekly.tiers
+    )
+
+
 def test_a_convention_no_longer_in_force_is_not_eligible_for_free_dwellings() -> None:
     scen = random_year(two_commune_scenario(), 30, seed=4)
     units, _ = units_from_vacancies(scen)

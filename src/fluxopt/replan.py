@@ -140,6 +140,7 @@ def solve_week(
     time_limit: float | None = None,
     expected_loss: npt.NDArray[np.float64] | None = None,
     weekly: Weekly | None = None,
+    days_left: int | None = None,
 ) -> WeekSolution:
     """Designate `free_units` of `rowset` (rows on the base seen so far) given `fixed` designations.
 
@@ -147,9 +148,11 @@ def solve_week(
     cut) over every non-pacing row; the objective is recomputed from the chosen designations.
     `expected_loss` (`late_carence_loss`) raises the targets by the carences expected late in the year
     and, with `weekly.tail_weight`, prices the representativeness rows' expected excess beyond
-    `weekly.row_limit`. `weekly`: the model file's [weekly] section (default: `Weekly()`).
+    `weekly.row_limit`. `weekly`: the model file's [weekly] section (default: `Weekly()`); `days_left`:
+    days from the week's date to 31 December, which adds its closing tiers in the last weeks.
     """
     weekly = Weekly() if weekly is None else weekly
+    tiers = weekly.tiers_on(days_left)
     start = time.perf_counter()
     undecided = np.flatnonzero(np.asarray(fixed).sum(axis=1) == 0)
     if not np.array_equal(undecided, np.sort(free_units)):
@@ -167,7 +170,7 @@ def solve_week(
     # greedy, linearised)
     beyond = sorted(i for i in soft if problem.rows[i].kind in EXCESS_KINDS)
     n = len(beyond)
-    for threshold, extra_weight in weekly.tiers if n else ():
+    for threshold, extra_weight in tiers if n else ():
         lp = model.lp
         extra = lp.add_vars(np.zeros(n), np.full(n, np.inf), integer=False)
         lp.add_cons(  # extra − dev ≥ −threshold
@@ -195,7 +198,7 @@ def solve_week(
     dev = row_deviations(problem, x)
     excess = np.array([r.kind in EXCESS_KINDS for r in problem.rows], dtype=bool)
     weighted = float((weights * dev).sum())
-    for threshold, extra_weight in weekly.tiers:
+    for threshold, extra_weight in tiers:
         weighted += extra_weight * float((weights * np.maximum(dev - threshold, 0.0))[excess].sum())
     if tail is not None:
         weighted += tail.cost(problem, x)
@@ -391,6 +394,7 @@ class ReplanPolicy(Policy):
             time_limit=self.time_limit,
             expected_loss=loss,
             weekly=self.weekly,
+            days_left=_days_left(problem.as_of),
         )
         return week.columns
 
@@ -461,6 +465,11 @@ class WeeklyResult:
     plan_legal_relaxed: bool  # the updated plan could not hold the legal rules after the fixed past
     churn: Churn | None
     messages: tuple[str, ...]
+
+
+def _days_left(as_of: dt.date) -> int:
+    """Days from `as_of` to the end of its year (0 on 31 December)."""
+    return (dt.date(as_of.year, 12, 31) - as_of).days
 
 
 def _day(value: np.datetime64) -> dt.date:
@@ -685,6 +694,7 @@ def designate(
             time_limit=time_limit,
             expected_loss=state.expected_loss,
             weekly=spec.weekly,
+            days_left=_days_left(as_of),
         )
         chosen = week.columns
     elif as_of == dt.date(scenario.year, 12, 31):

@@ -68,9 +68,9 @@ class Weekly(_Strict):
     """The weekly decision (`designate`, and `simulate`'s fluxopt policy): one weighted solve per week.
 
     Deviations are on the base seen so far, in dwellings. Defaults chosen on 100 simulated Cap Habitat
-    years (README, "Every week: `fluxopt designate`"): they keep every convention within ±1 at year end in 98 % of
-    the years and no row beyond 2 dwellings in 97 %; raising `tail_weight` or the last tier's weight keeps
-    more rows within `row_limit` and misses ±1 on totals more often (measured there).
+    years (README, "Every week: `fluxopt designate`"): every convention within ±1 at year end in 98 % of
+    the years and no row beyond 2 dwellings in 98 % (seed 0); raising `tail_weight` or the all-year tiers
+    keeps more rows within `row_limit` and misses ±1 on totals more often (measured there).
     """
 
     #: weight of a total or legal row against a representativeness (or wish) row
@@ -87,8 +87,12 @@ class Weekly(_Strict):
     late_days: int = Field(default=35, ge=0, le=366)
     #: relative optimality gap of each weekly solve
     relative_gap: float = Field(default=0.005, ge=0, lt=1)
+    #: in the year's last `closing_days` days, `closing_tiers` are added to `tiers`: a running deviation is
+    #: then nearly the year-end one, so a row beyond the issue's 2 dwellings is priced as final
+    closing_days: int = Field(default=31, ge=0, le=366)
+    closing_tiers: tuple[tuple[float, float], ...] = ((2.0, 300.0),)
 
-    @field_validator("tiers")
+    @field_validator("tiers", "closing_tiers")
     @classmethod
     def _tiers(cls, value: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
         thresholds = [t for t, _ in value]
@@ -97,6 +101,12 @@ class Weekly(_Strict):
         if thresholds != sorted(set(thresholds)):
             raise ValueError("les seuils des paliers doivent être strictement croissants")
         return value
+
+    def tiers_on(self, days_left: int | None) -> tuple[tuple[float, float], ...]:
+        """The tiers of a week with `days_left` days to the year end (None: no date, the plain tiers)."""
+        if days_left is not None and days_left < self.closing_days:
+            return self.tiers + self.closing_tiers
+        return self.tiers
 
 
 class ModelSpec(_Strict):
