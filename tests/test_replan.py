@@ -34,19 +34,26 @@ def weekly_objective(rowset, counts: np.ndarray, weekly: Weekly = DEFAULT) -> fl
     return total
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_weekly_model_matches_brute_force_on_small_weeks(seed: int) -> None:
+def week_after_random_past(seed: int):  # type: ignore[no-untyped-def]
+    """A small year of 40 vacancies: the first 36 designated at random (an arbitrary past, as counted),
+    the last 4 free — the week to decide."""
     scen = random_year(two_commune_scenario(), 40, seed=seed)
     units, _ = units_from_vacancies(scen)
     rowset = build_rows(scen, units, pacing=False)
     n, k = len(units), len(rowset.columns)
     rng = np.random.default_rng(seed)
-    fixed = np.zeros((n, k), dtype=np.int64)
-    past = np.arange(n - 4)
     eligible = rowset.eligible()
-    for u in past.tolist():  # an arbitrary past, as counted
+    fixed = np.zeros((n, k), dtype=np.int64)
+    for u in range(n - 4):
         fixed[u, int(rng.choice(np.flatnonzero(eligible[u])))] = 1
-    free = np.arange(n - 4, n)
+    return rowset, fixed, np.arange(n - 4, n)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_weekly_model_matches_brute_force_on_small_weeks(seed: int) -> None:
+    rowset, fixed, free = week_after_random_past(seed)
+    past = np.arange(free[0])
+    eligible = rowset.eligible()
     week = solve_week(rowset, fixed, free)
     best = np.inf
     for combo in itertools.product(*(np.flatnonzero(eligible[u]).tolist() for u in free.tolist())):
@@ -67,16 +74,8 @@ def test_the_weekly_section_of_the_model_sets_the_weights_the_week_is_solved_wit
     dwelling, no gap) are the ones the week minimises — checked against brute force on that objective;
     on these weeks they choose otherwise than the default weights."""
     weekly = Weekly(total_weight=1.5, tiers=((0.5, 8.0),), relative_gap=0.0)
-    scen = random_year(two_commune_scenario(), 40, seed=seed)
-    units, _ = units_from_vacancies(scen)
-    rowset = build_rows(scen, units, pacing=False)
-    n, k = len(units), len(rowset.columns)
-    rng = np.random.default_rng(seed)
+    rowset, fixed, free = week_after_random_past(seed)
     eligible = rowset.eligible()
-    fixed = np.zeros((n, k), dtype=np.int64)
-    for u in range(n - 4):  # an arbitrary past, as counted
-        fixed[u, int(rng.choice(np.flatnonzero(eligible[u])))] = 1
-    free = np.arange(n - 4, n)
     week = solve_week(rowset, fixed, free, weekly=weekly)
     values = [
         weekly_objective(rowset, fixed + _one_hot(free, combo, fixed.shape), weekly)
@@ -101,16 +100,8 @@ def test_the_closing_tiers_are_added_in_the_years_last_days_only(seed: int) -> N
     force on the objective recomputed from the evaluator; on these weeks the two choose differently."""
     weekly = Weekly(tiers=((1.0, 3.0),), closing_days=31, closing_tiers=((0.5, 50.0),), relative_gap=0.0)
     closing = weekly.model_copy(update={"tiers": ((0.5, 50.0), (1.0, 3.0)), "closing_tiers": ()})
-    scen = random_year(two_commune_scenario(), 40, seed=seed)
-    units, _ = units_from_vacancies(scen)
-    rowset = build_rows(scen, units, pacing=False)
-    n, k = len(units), len(rowset.columns)
-    rng = np.random.default_rng(seed)
+    rowset, fixed, free = week_after_random_past(seed)
     eligible = rowset.eligible()
-    fixed = np.zeros((n, k), dtype=np.int64)
-    for u in range(n - 4):  # an arbitrary past, as counted
-        fixed[u, int(rng.choice(np.flatnonzero(eligible[u])))] = 1
-    free = np.arange(n - 4, n)
     combos = list(itertools.product(*(np.flatnonzero(eligible[u]).tolist() for u in free.tolist())))
     chosen = {}
     for days_left, objective in ((10, closing), (40, weekly)):
