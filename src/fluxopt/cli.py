@@ -36,9 +36,12 @@ if _STARTING:
 import click  # noqa: E402
 
 from fluxopt import __version__  # noqa: E402
+from fluxopt.cli_french import install as _click_in_french  # noqa: E402
 from fluxopt.errors import ExitCode, FluxoptError  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_click_in_french()  # usage errors and help headings in French (fluxopt/cli_french.py)
 
 
 def _ortools_version() -> str:
