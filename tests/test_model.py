@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -326,5 +327,10 @@ def test_the_default_model_file_states_the_weekly_defaults_and_the_others_inheri
     from fluxopt.domain.model_spec import SHIPPED, Weekly
 
     assert load_model_spec("equilibre")[0].weekly == Weekly()
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    written = tomllib.loads((root / "models" / "equilibre.toml").read_text(encoding="utf-8"))
+    assert set(written["model"]["weekly"]) == set(Weekly.model_fields)  # every weight written out
     for name in SHIPPED:
         assert load_model_spec(name)[0].weekly == Weekly()

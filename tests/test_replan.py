@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 
 from factories import two_commune_scenario
 from fluxopt.domain.model_spec import Weekly
-from fluxopt.replan import _without_ended, solve_week
+from fluxopt.policies import RowIndex
+from fluxopt.replan import _without_ended, legal_margins, solve_week
 from fluxopt.rows import build_rows, units_from_vacancies
-from test_policies import random_year
+from test_policies import random_year, wish_scenario
 
 DEFAULT = Weekly()
 WEEKLY_GAP = DEFAULT.relative_gap
@@ -20,7 +22,9 @@ WEEKLY_GAP = DEFAULT.relative_gap
 def weekly_objective(rowset, counts: np.ndarray, weekly: Weekly = DEFAULT) -> float:  # type: ignore[no-untyped-def]
     """Independent recomputation of the weekly objective from the evaluator: totals and legal rows weigh
     `total_weight`, representativeness and wishes 1, pacing rows nothing; the tiers on totals and
-    representativeness rows."""
+    representativeness rows; with the legal margins on (`legal_margin_days`, a week without date), a legal
+    minimum is measured from ⌈target⌉ and a legal maximum from ⌊target⌋ (the whole counts the law
+    accepts)."""
     ev = rowset.evaluate(counts)
     total = 0.0
     for r in rowset.rows:
@@ -28,6 +32,11 @@ def weekly_objective(rowset, counts: np.ndarray, weekly: Weekly = DEFAULT) -> fl
         w = {"total": weekly.total_weight, "legal": weekly.total_weight}.get(kind, 1.0)
         w = 0.0 if kind == "rythme" else w
         d = float(ev.deviation[r.index])
+        margins = weekly.legal_margin_days == 366
+        if margins and r.hard and r.sense.value == ">=":
+            d = max(0.0, math.ceil(r.target - 1e-9) - float(ev.count[r.index]))
+        if margins and r.hard and r.sense.value == "<=":
+            d = max(0.0, float(ev.count[r.index]) - math.floor(r.target + 1e-9))
         total += w * d
         if kind in ("total", "representativite"):
             total += sum(extra * w * max(d - threshold, 0.0) for threshold, extra in weekly.tiers)
@@ -119,6 +128,80 @@ def test_the_closing_tiers_are_added_in_the_years_last_days_only(seed: int) -> N
     assert (
         weekly.tiers_on(30) == closing.tiers[1:] + closing.tiers[:1] and weekly.tiers_on(31) == weekly.tiers
     )
+
+
+def last_week_of_a_weekly_year(seed: int, weekly: Weekly, n: int = 40, per_week: int = 4):  # type: ignore[no-untyped-def]
+    """A small year with the préfet's legal rows (30 % minimum outside QPV, State employees' maximum):
+    every week but the last designated by the weekly model with `weekly`, on the base seen so far; the
+    last week (whole base) is left to decide."""
+    scen = random_year(wish_scenario(), n, seed=seed)
+    units, _ = units_from_vacancies(scen)
+    index = RowIndex.of(build_rows(scen, units, pacing=False))
+    fixed = np.zeros((n, len(index.rowset.columns)), dtype=np.int64)
+    for start in range(0, n - per_week, per_week):
+        arrived = np.arange(n) < start + per_week
+        free = np.arange(start, start + per_week)
+        week = solve_week(index.running(arrived), fixed[arrived], free, weekly=weekly)
+        fixed[free, week.columns] = 1
+    return index.rowset, fixed, np.arange(n - per_week, n)
+
+
+@pytest.mark.parametrize("seed", [19, 22])
+def test_a_legal_minimum_aims_at_its_lawful_whole_count(seed: int) -> None:
+    """domain.md §2 (the préfet's share outside QPV may not fall below 30 %): the law is met by whole
+    dwellings, so the weekly model measures a minimum from ⌈target⌉ (`legal_margin_days`). Both objectives
+    are checked against brute force; on these years the week ends the year lawful with the margins and
+    one dwelling short without them (target 5.4 → 5 dwellings; 3.3 → 3)."""
+    off = Weekly(legal_margin_days=0, relative_gap=0.0)
+    on = off.model_copy(update={"legal_margin_days": 366})
+    rowset, fixed, free = last_week_of_a_weekly_year(seed, off)
+    eligible = rowset.eligible()
+    combos = list(itertools.product(*(np.flatnonzero(eligible[u]).tolist() for u in free.tolist())))
+    breaches = {}
+    december = off.model_copy(update={"legal_margin_days": 31, "closing_days": 0})
+    for weekly in (on, off):
+        week = solve_week(rowset, fixed, free, weekly=weekly)
+        # the same choice from a model whose margins start 31 days before the year end, by the week's date
+        same = solve_week(rowset, fixed, free, weekly=december, days_left=10 if weekly is on else 40)
+        assert same.columns.tolist() == week.columns.tolist()
+        chosen = fixed + _one_hot(free, tuple(week.columns.tolist()), fixed.shape)
+        value = weekly_objective(rowset, chosen, weekly)
+        assert value == pytest.approx(week.objective, abs=1e-6)
+        assert value == pytest.approx(
+            min(weekly_objective(rowset, fixed + _one_hot(free, c, fixed.shape), weekly) for c in combos),
+            abs=1e-6,
+        )
+        breaches[weekly is on] = [r.rule for r in rowset.hard_violations(rowset.evaluate(chosen))]
+    assert breaches[True] == []
+    assert breaches[False] == ["prefet_hors_qpv"]
+
+
+def test_legal_margins_move_only_one_sided_legal_targets_to_their_lawful_whole_count() -> None:
+    """domain.md §2: the préfet's minimum outside QPV (≥) aims at ⌈τ⌉, the State employees' maximum (≤)
+    at ⌊τ⌋; two-sided legal rows, wishes and every other row keep their target."""
+    scen = random_year(wish_scenario(), 37, seed=5)
+    units, _ = units_from_vacancies(scen)
+    rowset = build_rows(scen, units, pacing=False)
+    moved = legal_margins(rowset)
+    kinds = set()
+    for before, after in zip(rowset.rows, moved.rows, strict=True):
+        if before.hard and before.sense.value == ">=":
+            assert after.target == math.ceil(before.target - 1e-9)
+        elif before.hard and before.sense.value == "<=":
+            assert after.target == math.floor(before.target + 1e-9)
+        else:
+            assert after == before
+        kinds.add((before.hard, before.sense.value, before.target != after.target))
+    assert {(True, ">=", True), (True, "<=", True), (True, "=", False), (False, ">=", False)} <= kinds
+
+
+def test_legal_margin_days_set_the_weeks_that_aim_at_the_lawful_count() -> None:
+    """`legal_margin_days`: the last days of the year (366: every week; 0: none); a week without date is
+    a week of the year's start."""
+    december = Weekly(legal_margin_days=31)
+    assert december.margins_on(30) and not december.margins_on(31) and not december.margins_on(None)
+    assert Weekly(legal_margin_days=366).margins_on(365) and Weekly(legal_margin_days=366).margins_on(None)
+    assert not Weekly(legal_margin_days=0).margins_on(0)
 
 
 def test_a_convention_no_longer_in_force_is_not_eligible_for_free_dwellings() -> None:

@@ -91,6 +91,10 @@ class Weekly(_Strict):
     #: then nearly the year-end one, so a row beyond the issue's 2 dwellings is priced as final
     closing_days: int = Field(default=31, ge=0, le=366)
     closing_tiers: tuple[tuple[float, float], ...] = ((2.0, 300.0),)
+    #: in the year's last `legal_margin_days` days (366: all year; 0: never), one-sided legal rows (a
+    #: minimum, a maximum) aim at their nearest lawful whole count rather than their fractional target
+    #: (`fluxopt.replan.legal_margins`)
+    legal_margin_days: int = Field(default=31, ge=0, le=366)
 
     @field_validator("tiers", "closing_tiers")
     @classmethod
@@ -107,6 +111,11 @@ class Weekly(_Strict):
         if days_left is not None and days_left < self.closing_days:
             return self.tiers + self.closing_tiers
         return self.tiers
+
+    def margins_on(self, days_left: int | None) -> bool:
+        """Whether a week with `days_left` days to the year end aims legal minima and maxima at their
+        lawful whole count (None: no date, as a week of the year's start)."""
+        return self.legal_margin_days > (365 if days_left is None else days_left)
 
 
 class ModelSpec(_Strict):
