@@ -332,6 +332,36 @@ def test_csv_plain_writes_rfc_csv_as_on_the_other_commands(tmp_path: Path) -> No
     assert sorted(r["logement"] for r in rows) == sorted(v.split(",")[0] for v in EXTRA_VACANCIES)
 
 
+def test_a_designation_that_serves_the_prefets_legal_minimum_says_so_with_checkable_numbers(
+    tmp_path: Path,
+) -> None:
+    """domain.md §3 (the préfet's share outside QPV may not fall below 30 %): a December week of outside-QPV
+    vacancies; a designation to a préfet's convention names the legal minimum, with the préfet's count
+    outside QPV before the week and the whole count the law requires, both recounted here from the files."""
+    december = [f"92046-P0002-000{k},2026-12-0{k}," for k in range(1, 5)]
+    folder = scenario_copy(tmp_path, december)
+    out = tmp_path / "out"
+    assert run(str(folder), "--as-of", "07/12/2026", "--sans-plan", "-o", str(out)).exit_code == 0
+    with open(folder / "patrimoine.csv", encoding="utf-8") as handle:
+        outside = {r["logement"] for r in csv.DictReader(handle) if r["qpv"] == "non"}
+    with open(folder / "vacances.csv", encoding="utf-8") as handle:
+        base = sum(1 for r in csv.DictReader(handle) if not r["exclusion"] and r["logement"] in outside)
+    with open(folder / "designations.csv", encoding="utf-8") as handle:
+        # the préfet's conventions count a carence too (counts_no_candidate = true): every row counts
+        prefet = sum(
+            1
+            for r in csv.DictReader(handle)
+            if r["convention"].startswith("ETAT") and r["logement"] in outside
+        )
+    need = -(-3 * base // 10)  # ⌈30 % × base outside QPV⌉, in integers
+    assert (base, prefet, need) == (6, 0, 2)
+    lines = read_csv(out / "designations.csv")
+    phrase = f"minimum légal 92046 hors QPV : {prefet} pour {need} requis"
+    to_prefet = [r for r in lines if r["convention"].startswith("ETAT")]
+    assert to_prefet and all(phrase in r["motif"] for r in to_prefet)
+    assert all("minimum légal" not in r["motif"] for r in lines if r not in to_prefet)
+
+
 def test_late_pending_offers_of_a_convention_not_counting_carences_are_anticipated(tmp_path: Path) -> None:
     """domain.md §4: a carence counts to AL only if its convention says so (mini: it does not). An offer
     still waiting for candidates in December may come back too late to make up for: the week aims that

@@ -17,6 +17,7 @@ vacancy to make up for it; and a representativeness row pays for the dwellings i
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -613,13 +614,20 @@ def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) 
             f"{who} : {n} {verb if n > 1 else verb[:-1]} pour un objectif à date de {_fr_num(targets[total])}"
         )
         behind = []
+        lawful = []
         for r in index.members(u, j).tolist():
             row = rowset.rows[r]
             if row.kind is RowKind.REPRESENTATIVENESS and targets[r] - count[r] >= 0.5:
                 label = row.value if row.dimension != "commune" else f"commune {row.value}"
                 behind.append(label)
+            if row.kind is RowKind.LEGAL and row.sense is Sense.GE:
+                need = math.ceil(targets[r] - 1e-9)
+                if count[r] < need - 1e-9:  # a legal minimum not yet met in whole dwellings
+                    lawful.append(f"minimum légal {row.value} : {round(float(count[r]))} pour {need} requis")
         if behind:
             text += " ; " + ", ".join(behind) + " en retard"
+        if lawful:
+            text += " ; " + ", ".join(lawful)
         if late[total] >= 0.05:
             text += f" ; carences attendues d'ici le 31/12 : {_fr_num(late[total])}"
         out.append(text)
