@@ -148,7 +148,7 @@ def last_week_of_a_weekly_year(seed: int, weekly: Weekly, n: int = 40, per_week:
 
 @pytest.mark.parametrize("seed", [19, 22])
 def test_a_legal_minimum_aims_at_its_lawful_whole_count(seed: int) -> None:
-    """domain.md §2 (the préfet's share outside QPV may not fall below 30 %): the law is met by whole
+    """domain.md §3 (the préfet's share outside QPV may not fall below 30 %): the law is met by whole
     dwellings, so the weekly model measures a minimum from ⌈target⌉ (`legal_margin_days`). Both objectives
     are checked against brute force; on these years the week ends the year lawful with the margins and
     one dwelling short without them (target 5.4 → 5 dwellings; 3.3 → 3)."""
@@ -177,7 +177,7 @@ def test_a_legal_minimum_aims_at_its_lawful_whole_count(seed: int) -> None:
 
 
 def test_legal_margins_move_only_one_sided_legal_targets_to_their_lawful_whole_count() -> None:
-    """domain.md §2: the préfet's minimum outside QPV (≥) aims at ⌈τ⌉, the State employees' maximum (≤)
+    """domain.md §3: the préfet's minimum outside QPV (≥) aims at ⌈τ⌉, the State employees' maximum (≤)
     at ⌊τ⌋; two-sided legal rows, wishes and every other row keep their target."""
     scen = random_year(wish_scenario(), 37, seed=5)
     units, _ = units_from_vacancies(scen)
