@@ -130,10 +130,8 @@ def test_pacing_polish_never_degrades_the_levels_above() -> None:
     assert np.array_equal(polished.sum(axis=1), rowset.units.base)
 
 
-def test_large_path_by_components_meets_legal_rows_and_states_honest_bounds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+def _two_departements():  # type: ignore[no-untyped-def]
+    """A year in two départements (92, 94), each with its own conventions: two components."""
     rows = (
         programme("P1", "92046", typologies={"T2": 60, "T3": 80, "T4": 40}, qpv=True, year=1965)
         + programme("P2", "92025", typologies={"T1": 20, "T2": 50, "T3": 50}, financing="PLAI", year=2015)
@@ -147,12 +145,49 @@ def test_large_path_by_components_meets_legal_rows_and_states_honest_bounds(
     ]
     scen = make_scenario(rows, convs, turnover_rate=0.2, legal={"prefet_min_outside_qpv": 30})
     spec, _, _ = load_model_spec("equilibre")
-    rowset = build_rows(scen, units_from_forecast(forecast_flux(scen)))
+    return build_rows(scen, units_from_forecast(forecast_flux(scen))), spec
+
+
+def test_large_path_by_components_meets_legal_rows_and_states_honest_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    rowset, spec = _two_departements()
     result = plan_units(rowset, spec)
     assert not rowset.hard_violations(result.evaluation)
     for lv in result.levels:
         assert lv.bound is not None and lv.bound <= lv.value + 1e-9
         assert lv.floor <= lv.bound + 1e-9
+
+
+def test_large_path_improves_its_components_on_two_threads_with_the_same_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The components (départements) of the large path are improved at once on two threads (HiGHS releases
+    the GIL); `FLUXOPT_SOLVER_THREADS=1` (sweep workers) keeps one thread — and the plan is the same."""
+    import threading
+
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    rowset, spec = _two_departements()
+    problem = build_annual(rowset)
+    assert len(set(annual_mod.components(problem).tolist())) == 2
+    threads: list[str] = []
+    original = annual_mod._improve
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(annual_mod, "_improve", spy)
+    monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
+    alone = solve_annual(problem, spec, settings_from_spec(spec))
+    assert threads == [threading.main_thread().name] * 2
+    monkeypatch.delenv(annual_mod.SOLVER_THREADS)
+    threads.clear()
+    two = solve_annual(problem, spec, settings_from_spec(spec))
+    assert len(threads) == 2 and len(set(threads)) == 2 and threading.main_thread().name not in threads
+    assert np.array_equal(alone.x, two.x)
+    assert [lv.value for lv in alone.levels] == [lv.value for lv in two.levels]
 
 
 def test_interrupt_before_any_plan_stops_cleanly() -> None:
