@@ -190,6 +190,39 @@ def test_large_path_improves_its_components_on_two_threads_with_the_same_plan(
     assert [lv.value for lv in alone.levels] == [lv.value for lv in two.levels]
 
 
+def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C (SIGINT to the main thread, waiting for the two component threads) triggers the interrupt
+    relay, so the threads' solves stop at once instead of running to their time limit."""
+    import signal
+    import threading
+
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    rowset, spec = _two_departements()
+    problem = build_annual(rowset)
+    settings = settings_from_spec(spec)
+    first = threading.Lock()
+    both = threading.Barrier(2, timeout=10)
+    stopped: list[float] = []
+
+    def improve(sub, model, levels, settings_, budget, x):  # type: ignore[no-untyped-def]
+        both.wait()  # both components are being solved
+        start = time.perf_counter()
+        if first.acquire(blocking=False):  # the user presses Ctrl-C while both components are solved
+            time.sleep(0.2)  # the main thread is then waiting for the threads' results
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+        while not settings_.interrupt.triggered and time.perf_counter() - start < 10:
+            time.sleep(0.01)  # a long solve that watches the relay, as HiGHS does
+        stopped.append(time.perf_counter() - start)
+        return x, []
+
+    monkeypatch.setattr(annual_mod, "_improve", improve)
+    monkeypatch.delenv(annual_mod.SOLVER_THREADS, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        solve_annual(problem, spec, settings)
+    assert settings.interrupt.triggered
+    assert len(stopped) == 2 and max(stopped) < 5  # both stopped by the relay, not by their limit
+
+
 def test_interrupt_before_any_plan_stops_cleanly() -> None:
     _, rowset, spec = _setup()
     interrupt = Interrupt()

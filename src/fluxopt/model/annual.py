@@ -774,7 +774,11 @@ def _improve_components(
             run(lane)
         return
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        list(pool.map(run, range(lanes)))
+        try:
+            list(pool.map(run, range(lanes)))
+        except KeyboardInterrupt:  # Ctrl-C in the waiting main thread: stop both threads' solves now
+            settings.interrupt.trigger()
+            raise
 
 
 def _around_relaxation(model: AnnualModel, x: IntArray, relaxed: FloatArray | None) -> None:
