@@ -65,7 +65,7 @@ FloatArray = npt.NDArray[np.float64]
 #: soft here, not hard as in the annual plan: they concern the year, and holding the préfet's per-commune
 #: band and his minimum outside QPV exactly on every week's running base is often impossible once past
 #: weeks are fixed. Weighted, and aimed at their lawful whole count in December (`legal_margins`), 1.3 of
-#: Cap Habitat's 25 legal rows end a simulated year broken, by less than a dwelling (README, "Every week").
+#: Cap Habitat's 25 legal rows end a simulated year broken, mostly by a fraction of a dwelling (README).
 HEAVY_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL})
 WEIGHTED_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL, RowKind.REPRESENTATIVENESS, RowKind.WISH})
 #: rows under the convex tiers: the part of a deviation beyond a tier's threshold costs more, which spreads
