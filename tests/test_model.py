@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -130,6 +131,28 @@ def test_pacing_polish_never_degrades_the_levels_above() -> None:
     assert np.array_equal(polished.sum(axis=1), rowset.units.base)
 
 
+class _ThreadLog(list[str]):
+    """Names of the threads a wrapped function ran on; with `meet` set, each call first waits there (a
+    barrier of 2 proves two calls run at the same time, on two threads)."""
+
+    meet: threading.Barrier | None = None
+
+
+def _record_threads(monkeypatch: pytest.MonkeyPatch, name: str) -> _ThreadLog:
+    """Wrap `fluxopt.model.annual.<name>` so that each call records the name of the thread it ran on."""
+    threads = _ThreadLog()
+    original = getattr(annual_mod, name)
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        if threads.meet is not None:
+            threads.meet.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(annual_mod, name, spy)
+    return threads
+
+
 def _two_departements():  # type: ignore[no-untyped-def]
     """A year in two départements (92, 94), each with its own conventions: two components."""
     rows = (
@@ -165,25 +188,17 @@ def test_large_path_improves_its_components_on_two_threads_with_the_same_plan(
 ) -> None:
     """The components (départements) of the large path are improved at once on two threads (HiGHS releases
     the GIL); `FLUXOPT_SOLVER_THREADS=1` (sweep workers) keeps one thread — and the plan is the same."""
-    import threading
-
     monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
     rowset, spec = _two_departements()
     problem = build_annual(rowset)
     assert len(set(annual_mod.components(problem).tolist())) == 2
-    threads: list[str] = []
-    original = annual_mod._improve
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        threads.append(threading.current_thread().name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(annual_mod, "_improve", spy)
+    threads = _record_threads(monkeypatch, "_improve")
     monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
     alone = solve_annual(problem, spec, settings_from_spec(spec))
     assert threads == [threading.main_thread().name] * 2
     monkeypatch.delenv(annual_mod.SOLVER_THREADS)
     threads.clear()
+    threads.meet = threading.Barrier(2, timeout=30)  # both components inside `_improve` at once
     two = solve_annual(problem, spec, settings_from_spec(spec))
     assert len(threads) == 2 and len(set(threads)) == 2 and threading.main_thread().name not in threads
     assert np.array_equal(alone.x, two.x)
@@ -194,7 +209,6 @@ def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pyt
     """A Ctrl-C (SIGINT to the main thread, waiting for the two component threads) triggers the interrupt
     relay, so the threads' solves stop at once instead of running to their time limit."""
     import signal
-    import threading
 
     monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
     rowset, spec = _two_departements()
@@ -307,8 +321,6 @@ def test_rens_neighbourhood_keeps_the_rounded_plan_and_floor_ceiling_of_the_lp()
 def test_relaxations_solved_ahead_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The levels' LP relaxations run on a second thread, ahead of the level loop: the plan, values, bounds
     and statuses must be those of the loop without it — and the loop must not solve them again itself."""
-    import threading
-
     _, rowset, spec = _setup()
     problem = build_annual(rowset)
     on_main: list[bool] = []
@@ -363,28 +375,19 @@ def test_relaxations_ahead_are_the_relaxations_the_loop_would_solve() -> None:
 def test_engine_workers_keep_the_level_loop_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sweep workers already fill every core with processes: `FLUXOPT_SOLVER_THREADS=1` (set by the local
     engine's worker initializer) turns the relaxations ahead off — and changes no result."""
-    import threading
-
     from fluxopt import engines
 
     assert annual_mod.SOLVER_THREADS in engines._THREAD_VARIABLES
     _, rowset, spec = _setup()
     problem = build_annual(rowset)
-    threads: set[str] = set()
-    original = annual_mod.solve_relaxation
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        threads.add(threading.current_thread().name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(annual_mod, "solve_relaxation", spy)
+    threads = _record_threads(monkeypatch, "solve_relaxation")
     monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
     alone = solve_annual(problem, spec, settings_from_spec(spec))
-    assert threads == {threading.main_thread().name}
+    assert set(threads) == {threading.main_thread().name}
     monkeypatch.delenv(annual_mod.SOLVER_THREADS)
     threads.clear()
     two = solve_annual(problem, spec, settings_from_spec(spec))
-    assert len(threads) == 2
+    assert len(set(threads)) == 2
     assert np.array_equal(alone.x, two.x)
 
 

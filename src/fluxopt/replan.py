@@ -17,7 +17,6 @@ vacancy to make up for it; and a representativeness row pays for the dwellings i
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -276,12 +275,12 @@ def legal_margins(rowset: RowSet) -> RowSet:
     miss costs a whole dwelling, as it does in law. Two-sided legal rows keep their target: their band
     [⌊τ⌋, ⌈τ⌉] is what the rounding cut already prices. Applied in the year's last weeks only
     (`Weekly.legal_margin_days`): all year, the préfet's conventions ran ahead of their totals (README)."""
-    rows = tuple(
-        replace(r, target=float(r.admissible()[0] if r.sense is Sense.GE else r.admissible()[1]))
-        if r.hard and r.sense is not Sense.EQ
-        else r
-        for r in rowset.rows
-    )
+
+    def lawful(r: Row) -> Row:
+        lo, hi = r.admissible()
+        return replace(r, target=float(lo if r.sense is Sense.GE else hi))
+
+    rows = tuple(lawful(r) if r.hard and r.sense is not Sense.EQ else r for r in rowset.rows)
     return replace(rowset, rows=rows)
 
 
@@ -621,7 +620,7 @@ def _reasons(scenario: Scenario, state: WeeklyState, columns_of_free: IntArray) 
                 label = row.value if row.dimension != "commune" else f"commune {row.value}"
                 behind.append(label)
             if row.kind is RowKind.LEGAL and row.sense is Sense.GE:
-                need = math.ceil(targets[r] - 1e-9)
+                need = row.admissible()[0]
                 if count[r] < need - 1e-9:  # a legal minimum not yet met in whole dwellings
                     lawful.append(f"minimum légal {row.value} : {round(float(count[r]))} pour {need} requis")
         if behind:
