@@ -183,24 +183,30 @@ def test_large_path_by_components_meets_legal_rows_and_states_honest_bounds(
         assert lv.floor <= lv.bound + 1e-9
 
 
-def test_large_path_improves_its_components_on_two_threads_with_the_same_plan(
+def test_large_path_prepares_and_improves_its_components_on_two_threads_with_the_same_plan(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The components (départements) of the large path are improved at once on two threads (HiGHS releases
-    the GIL); `FLUXOPT_SOLVER_THREADS=1` (sweep workers) keeps one thread — and the plan is the same."""
+    """The components (départements) of the large path are LP-rounded (pass 1), then improved (pass 2), two
+    at once on two threads (HiGHS releases the GIL); `FLUXOPT_SOLVER_THREADS=1` (sweep workers) keeps one
+    thread — and the plan is the same."""
     monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
     rowset, spec = _two_departements()
     problem = build_annual(rowset)
     assert len(set(annual_mod.components(problem).tolist())) == 2
+    rounded = _record_threads(monkeypatch, "lp_round")
     threads = _record_threads(monkeypatch, "_improve")
     monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
     alone = solve_annual(problem, spec, settings_from_spec(spec))
     assert threads == [threading.main_thread().name] * 2
+    assert rounded == [threading.main_thread().name] * 2
     monkeypatch.delenv(annual_mod.SOLVER_THREADS)
     threads.clear()
+    rounded.clear()
+    rounded.meet = threading.Barrier(2, timeout=30)  # both components inside `lp_round` at once
     threads.meet = threading.Barrier(2, timeout=30)  # both components inside `_improve` at once
     two = solve_annual(problem, spec, settings_from_spec(spec))
-    assert len(threads) == 2 and len(set(threads)) == 2 and threading.main_thread().name not in threads
+    for log in (rounded, threads):
+        assert len(log) == 2 and len(set(log)) == 2 and threading.main_thread().name not in log
     assert np.array_equal(alone.x, two.x)
     assert [lv.value for lv in alone.levels] == [lv.value for lv in two.levels]
 

@@ -679,12 +679,13 @@ def _solve_large(
     label = components(problem)
     x = np.zeros(problem.n_vars, dtype=np.int64)
     comps = np.unique(label)
-    # pass 1: every component gets its LP-rounded plan (the LP may use all the time left: it is essential)
-    prepared = []
-    for c in comps.tolist():
+    lanes = 1 if os.environ.get(SOLVER_THREADS, "2") == "1" else 2
+
+    def prepare(c: int) -> tuple[Any, ...] | None:
+        """Pass 1 for component `c`: its LP-rounded plan (the LP may use all the time left: it is
+        essential). A component's sub-problem reads no other component's plan (the landlord's total is
+        made local, every other row lies in one component), so the components prepare in any order."""
         vmask = label[problem.var_block] == c
-        if not vmask.any():
-            continue
         sub, idx = _subproblem(problem, vmask, x, problem.fixed_count.astype(np.float64))
         sub = _local_landlord(problem, sub, label == c)
         pos_of = {r.index: j for j, r in enumerate(sub.rows)}
@@ -696,12 +697,19 @@ def _solve_large(
         sub_model = build_linear(sub, {j for _, pos in sub_levels for j in pos}, sub_hard)
         xs, _, relaxed = lp_round(sub, sub_model, sub_levels, settings, deadline, timing=timing)
         if xs is None:
-            return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
+            return None
+        return (sub, idx, sub_model, sub_levels, relaxed, xs)
+
+    present = [c for c in comps.tolist() if (label[problem.var_block] == c).any()]
+    outcomes = _in_lanes(prepare, present, lanes, settings)
+    if any(out is None for out in outcomes):
+        return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
+    prepared = []
+    for sub, idx, sub_model, sub_levels, relaxed, xs in outcomes:
         x[idx] = xs
         prepared.append((sub, idx, sub_model, sub_levels, relaxed, len(idx)))
     # pass 2: exact levels from those plans as hints, each component in its share of the time left
     if improve:
-        lanes = 1 if os.environ.get(SOLVER_THREADS, "2") == "1" else 2
         _improve_components(prepared, x, settings, deadline, lanes)
     seconds = time.perf_counter() - start
     dev = row_deviations(problem, x)
@@ -773,10 +781,19 @@ def _improve_components(
         for lane in range(lanes):
             run(lane)
         return
+    _in_lanes(run, list(range(lanes)), lanes, settings)
+
+
+def _in_lanes(work: Callable[[int], Any], items: list[int], lanes: int, settings: SolveSettings) -> list[Any]:
+    """`[work(i) for i in items]`, on `lanes` threads when there are several items (results in the
+    items' order). Ctrl-C in the waiting main thread triggers the interrupt relay, so every thread's
+    running solve stops at once."""
+    if lanes == 1 or len(items) < 2:
+        return [work(i) for i in items]
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         try:
-            list(pool.map(run, range(lanes)))
-        except KeyboardInterrupt:  # Ctrl-C in the waiting main thread: stop both threads' solves now
+            return list(pool.map(work, items))
+        except KeyboardInterrupt:
             settings.interrupt.trigger()
             raise
 
