@@ -18,6 +18,15 @@ The neighbourhood model, on the by-month blocks (segment cell × month × eligib
   at their count — so no level gets worse and every legal row stays met, by construction;
 - objective: the free columns' month-end deviations, with the rounding cut; the current plan is the hint,
   so the result is never worse.
+
+The drifting conventions are re-timed group by group — conventions that may receive the same dwellings
+together, usually one département's — each model holding the rows as the previous group left them. One
+model for all of them spent seconds in HiGHS's root cuts: grand-bailleur's weekly re-plan (31/03), 8.6 s
+at once, 3.0 s by département for the same month ends. On the generated large landlord (300,000
+dwellings), where the single model was too large to try, an experiment gave its 15-s plan 40 s more: two of
+its three départements' groups fitted under `MAX_FREE_VARS` and were repaired in 16.9 s (pacing 785.8 →
+550.4, the rounding floor 447.8); within `plan` itself no time is left at 15 s, and at 60 s the plan
+leaves more conventions drifting and every group is above the cap.
 """
 
 from __future__ import annotations
@@ -36,9 +45,9 @@ from fluxopt.rows import BAILLEUR, Row, RowKind, RowSet, Sense
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-#: above this many free allocation variables the repair is not tried: on the generated large landlord (52
-#: drifting conventions, ≈ 51,000 variables) HiGHS found nothing better in 40 s and overran its time limit
-#: by 40 s; on cap-habitat (≈ 3,900) it ends, proven, in 0.7–2.5 s
+#: above this many free allocation variables a group's repair is not tried: on the generated large landlord
+#: (52 drifting conventions in one model, ≈ 51,000 variables) HiGHS found nothing better in 40 s and overran
+#: its time limit by 40 s; on cap-habitat (≈ 3,900) it ends, proven, in 0.7–2.5 s
 MAX_FREE_VARS = 15_000
 
 #: a month-end row counts as drifting above this deviation (dwellings)
