@@ -155,8 +155,10 @@ def _groups(rowset: RowSet, drifting: list[int]) -> list[list[int]]:
             j = parent[j]
         return j
 
-    for u in np.flatnonzero(eligible[:, drifting].sum(axis=1) > 1).tolist():
-        members = [j for j in drifting if eligible[u, j]]
+    shared = eligible[:, drifting]
+    patterns = np.unique(shared[shared.sum(axis=1) > 1], axis=0)  # dwellings two of them may receive
+    for pattern in patterns:
+        members = [j for j, ok in zip(drifting, pattern.tolist(), strict=True) if ok]
         root = find(members[0])
         for j in members[1:]:
             other = find(j)
@@ -179,8 +181,8 @@ def _retime(
     time_limit: float,
 ) -> tuple[IntArray, str]:
     """Re-time the columns `drifting` (and the landlord) once: the neighbourhood model of the module
-    docstring, its non-pacing rows held within their deviation in `counts`; `counts` back unchanged
-    unless strictly no worse."""
+    docstring, its non-pacing rows held within their deviation in `counts`; `counts` back unchanged when
+    the result would be worse anywhere (defensive: the model forbids it)."""
     columns = rowset.columns
     before, _, dev = _pacing(rowset, counts)
     free_cols = np.zeros(len(columns), dtype=bool)
