@@ -678,7 +678,6 @@ def _solve_large(
     start = time.perf_counter()
     label = components(problem)
     x = np.zeros(problem.n_vars, dtype=np.int64)
-    comps = np.unique(label)
     lanes = 1 if os.environ.get(SOLVER_THREADS, "2") == "1" else 2
 
     def prepare(c: int) -> tuple[Any, ...] | None:
@@ -700,7 +699,7 @@ def _solve_large(
             return None
         return (sub, idx, sub_model, sub_levels, relaxed, xs)
 
-    present = [c for c in comps.tolist() if (label[problem.var_block] == c).any()]
+    present = np.unique(label[problem.var_block]).tolist()  # the components with variables
     outcomes = _in_lanes(prepare, present, lanes, settings)
     if any(out is None for out in outcomes):
         return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
@@ -777,11 +776,7 @@ def _improve_components(
                 _around_relaxation(sub_model, x[idx], relaxed)
                 x[idx], _ = _improve(sub, sub_model, sub_levels, settings, budget, x[idx])
 
-    if lanes == 1 or len(prepared) < 2:
-        for lane in range(lanes):
-            run(lane)
-        return
-    _in_lanes(run, list(range(lanes)), lanes, settings)
+    _in_lanes(run, list(range(lanes)), lanes if len(prepared) > 1 else 1, settings)
 
 
 def _in_lanes(work: Callable[[int], Any], items: list[int], lanes: int, settings: SolveSettings) -> list[Any]:
