@@ -11,7 +11,7 @@ whole dwellings permit. Because the targets are re-normalised on the realised ba
 ends on target whatever the turnover turns out to be. In the last weeks, a row also aims above its target by
 the carences expected among its pending offers (`late_carence_loss`): one revealed in December may leave no
 vacancy to make up for it; and a representativeness row pays for the dwellings it could end beyond the
-2-dwelling limit if several of them came back (`CarenceTail`).
+2-dwelling limit, below target if several of them came back, above it if none did (`CarenceTail`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ FloatArray = npt.NDArray[np.float64]
 #: (`fluxopt.domain.model_spec.Weekly`, defaults measured there). Legal rows weigh as much as totals and are
 #: soft here, not hard as in the annual plan: they concern the year, and holding the préfet's per-commune
 #: band and his minimum outside QPV exactly on every week's running base is often impossible once past
-#: weeks are fixed. Weighted, and aimed at their lawful whole count in December (`legal_margins`), 1.3 of
+#: weeks are fixed. Weighted, and aimed at their lawful whole count in December (`legal_margins`), 1.2 of
 #: Cap Habitat's 25 legal rows end a simulated year broken, mostly by a fraction of a dwelling (README).
 HEAVY_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL})
 WEIGHTED_KINDS = frozenset({RowKind.TOTAL, RowKind.LEGAL, RowKind.REPRESENTATIVENESS, RowKind.WISH})
@@ -286,20 +286,25 @@ def legal_margins(rowset: RowSet) -> RowSet:
 
 @dataclass(frozen=True)
 class CarenceTail:
-    """The representativeness rows that may end the year beyond the row limit if their late offers fail.
+    """The representativeness rows that may end the year beyond the row limit, whether their late offers
+    fail or not.
 
     A row holding n offers still without candidates, whose news comes in the last weeks
-    (`late_carence_loss`), loses N of them to carences, N binomial (n, p). Its year-end deviation below target
-    is then about target − count + N, and the part beyond the limit has expectation
-    Σ_j P(N = j) · max(0, j − limit − (count − target)) — convex in the count, so one hinge variable per
-    (row, j). Weighted by `Weekly.tail_weight`, it keeps a thin row (one convention in one commune or a small
-    typology) a dwelling ahead while several of its offers are pending, where three carences revealed in
-    December would otherwise leave it 2.5–2.9 off with no vacancy left to make up for it; the mean of N is
-    already in the target (`anticipate_carences`).
+    (`late_carence_loss`), loses N of them to carences, N binomial (n, p); its year-end deviation is then
+    about count − N − target. Below: the part beyond the limit has expectation
+    Σ_j P(N = j) · max(0, j − limit − (count − target)): it keeps a thin row (one convention in one commune
+    or a small typology) a dwelling ahead while several of its offers are pending, where three carences
+    revealed in December would otherwise leave it 2.5–2.9 off with no vacancy left to make up for it.
+    Above: Σ_j P(N = j) · max(0, count − target − j − limit), mostly j = 0: a row kept ahead of carences that
+    do not come must not end beyond the limit either (the week aims at target + mean loss, and a total ahead
+    of its own pending carences pushed such rows 2.2 over, README). Both are convex in the count, so one
+    hinge variable per (row, side, j), weighted by `Weekly.tail_weight`; the mean of N is already in the
+    target (`anticipate_carences`).
     """
 
     rows: IntArray  # row index (in the row set) of each hinge
     failed: IntArray  # j: carences among the row's pending offers
+    side: IntArray  # +1: the excess below target − limit; −1: the excess above target + limit
     weight: FloatArray  # tail weight × P(N = j)
     target: FloatArray  # the row's target before the anticipation
     limit: float  # the year-end deviation beyond which the tail is priced (dwellings)
@@ -312,6 +317,7 @@ class CarenceTail:
 
         Every pending offer has the same carence probability (the scenario's rates), the largest entry of
         `expected_loss`; the landlord's negative entries are not counted (he has no representativeness row).
+        Below target, j = 0 is left to the tiers (no carence, no tail); above, j = 0 is the main term.
         """
         p = float(expected_loss.max(initial=0.0))
         if p <= 0.0 or weight <= 0.0:
@@ -319,23 +325,31 @@ class CarenceTail:
         pending = np.rint(rowset.counts((expected_loss > 0).astype(np.int64))).astype(np.int64)
         rows: list[int] = []
         failed: list[int] = []
+        sides: list[int] = []
         weights: list[float] = []
         for r in rowset.rows:
             n = int(pending[r.index])
             if r.kind not in TAIL_KINDS or n == 0:
                 continue
-            for j in range(1, min(n, TAIL_MAX_FAILED) + 1):
+            for j in range(min(n, TAIL_MAX_FAILED) + 1):
                 q = weight * comb(n, j) * p**j * (1.0 - p) ** (n - j)
                 if q < 1e-3:  # negligible: leaves the model smaller
                     continue
-                rows.append(r.index)
-                failed.append(j)
-                weights.append(q)
+                for side in (1, -1) if j else (-1,):
+                    rows.append(r.index)
+                    failed.append(j)
+                    sides.append(side)
+                    weights.append(q)
         if not rows:
             return None
         idx = np.array(rows, dtype=np.int64)
         return cls(
-            idx, np.array(failed, dtype=np.int64), np.array(weights), rowset.targets[idx].copy(), limit
+            idx,
+            np.array(failed, dtype=np.int64),
+            np.array(sides, dtype=np.int64),
+            np.array(weights),
+            rowset.targets[idx].copy(),
+            limit,
         )
 
     def _position(self, problem: AnnualProblem) -> IntArray:
@@ -343,12 +357,13 @@ class CarenceTail:
         return np.array([position[int(r)] for r in self.rows], dtype=np.int64)
 
     def add_to(self, model: AnnualModel, objective: dict[int, float]) -> None:
-        """One hinge per (row, j): e ≥ a − y with a = j − limit + target − fixed, e ≥ 0, cost weight × e,
-        where y = Σx is the row's free count, one variable per row (its sum written once, not once per j).
+        """One hinge per (row, side, j): e ≥ a − s·y with a = s·(j + target − fixed) − limit, e ≥ 0, cost
+        weight × e, where y = Σx is the row's free count, one variable per row (its sum written once, not
+        once per hinge) and s the side.
 
-        With the hinge's hull over whole counts, e ≥ f·(⌊a⌋ + 1 − y) (f = a − ⌊a⌋; the rounding cut of
-        modelling.md for a one-sided row), the relaxation is exact at every whole count: a week with 57
-        rows under the tail took 4.0 s without it and 1.9 s with it (0.35 s without the tail).
+        With the hinge's hull over whole counts, e ≥ f·(⌊a⌋ + 1 − s·y) (f = a − ⌊a⌋; the rounding cut of
+        modelling.md for a one-sided row, on s·y), the relaxation is exact at every whole count: a week with
+        57 rows under the tail took 4.0 s without it and 1.9 s with it (0.35 s without the tail).
         """
         problem, lp = model.problem, model.lp
         at = self._position(problem)
@@ -367,13 +382,16 @@ class CarenceTail:
         )
         n = len(at)
         e = lp.add_vars(np.zeros(n), np.full(n, np.inf), integer=False)
-        a = self.failed - self.limit + self.target - problem.fixed_count[at]
+        s = self.side.astype(np.float64)
+        a = s * (self.failed + self.target - problem.fixed_count[at]) - self.limit
         fl = np.floor(a + 1e-9)
         f = np.maximum(a - fl, 0.0)
-        lp.add_cons(  # e + y ≥ a, and the hinge's hull over whole counts: e + f·y ≥ f·(⌊a⌋ + 1)
+        lp.add_cons(  # e + s·y ≥ a, and the hinge's hull over whole counts: e + f·s·y ≥ f·(⌊a⌋ + 1)
             np.repeat(np.arange(2 * n), 2),
             np.concatenate([np.column_stack([e, y[hinge_row]]).ravel()] * 2),
-            np.concatenate([np.ones(2 * n), np.column_stack([np.ones(n), f]).ravel()]),
+            np.concatenate(
+                [np.column_stack([np.ones(n), s]).ravel(), np.column_stack([np.ones(n), f * s]).ravel()]
+            ),
             np.concatenate([a, f * (fl + 1.0)]),
             np.inf,
             2 * n,
@@ -385,7 +403,7 @@ class CarenceTail:
         """The hinges' cost for the designations `x`, recomputed from the rows' counts."""
         count = plan_counts_from_x(problem, x)
         at = self._position(problem)
-        excess = np.maximum(self.failed - self.limit - (count[at] - self.target), 0.0)
+        excess = np.maximum(self.side * (self.failed - (count[at] - self.target)) - self.limit, 0.0)
         return float((self.weight * excess).sum())
 
 

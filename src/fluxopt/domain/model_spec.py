@@ -68,8 +68,8 @@ class Weekly(_Strict):
     """The weekly decision (`designate`, and `simulate`'s fluxopt policy): one weighted solve per week.
 
     Deviations are on the base seen so far, in dwellings. Defaults chosen on 100 simulated Cap Habitat
-    years (README, "Every week: `fluxopt designate`"): every convention within ±1 at year end in 97 % of
-    the years, no row beyond 2 dwellings in 99 % and 1.3 of 25 legal rows broken a year (seed 0); raising
+    years (README, "Every week: `fluxopt designate`"): every convention within ±1 at year end in 96 % of
+    the years, no row beyond 2 dwellings in 99 % and 1.2 of 25 legal rows broken a year (seed 0); raising
     `tail_weight`, the all-year tiers or `legal_margin_days` keeps more rows within `row_limit` (or more
     legal rows met) and misses ±1 on totals more often (measured there).
     """
@@ -81,8 +81,8 @@ class Weekly(_Strict):
     tiers: tuple[tuple[float, float], ...] = ((1.0, 3.0), (1.8, 30.0))
     #: year-end deviation of a row beyond which the late carences' tail is priced (dwellings)
     row_limit: float = Field(default=2.0, gt=0)
-    #: weight of the expected part of a representativeness row beyond `row_limit` once its late offers'
-    #: carences are drawn (0: only the mean loss is anticipated)
+    #: weight of the expected part of a representativeness row beyond `row_limit`, below or above its
+    #: target, once its late offers' carences are drawn (0: only the mean loss is anticipated)
     tail_weight: float = Field(default=300.0, ge=0)
     #: carences whose news would come in the last this many days of the year are anticipated
     late_days: int = Field(default=35, ge=0, le=366)
