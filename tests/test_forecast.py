@@ -80,6 +80,27 @@ def test_exclusions_larger_than_the_expected_flux_are_refused() -> None:
         forecast_flux(make_scenario(rows, DEP, turnover_rate=0.1, exclusions={"anru": 5}))
 
 
+@pytest.mark.parametrize("anru", [0.99, 1.0, 1.01])
+def test_validation_refuses_the_exclusions_exactly_when_the_forecast_would(anru: float) -> None:
+    """`check_exclusions` (validation, without the forecast's rounding) and `forecast_flux` agree at the
+    boundary: 10 dwellings at 10 % turnover expect 1.0 vacancy, so exclusions of 1.0 or more leave no base."""
+    from fluxopt.errors import ExclusionsError
+    from fluxopt.forecast import check_exclusions
+
+    scen = make_scenario(
+        programme("P1", "92046", typologies={"T3": 10}), DEP, turnover_rate=0.1, exclusions={"anru": anru}
+    )
+    outcomes = []
+    for check in (check_exclusions, forecast_flux):
+        try:
+            check(scen)
+            outcomes.append(None)
+        except ExclusionsError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0] is not None) == (anru >= 1.0)
+
+
 def test_start_date_covers_only_the_rest_of_the_year() -> None:
     cover = month_coverage(2026, dt.date(2026, 4, 10))
     assert list(cover[:3]) == [0, 0, 0]

@@ -118,14 +118,24 @@ def month_coverage(year: int, as_of: dt.date | None) -> FloatArray:
     return cover
 
 
-def forecast_flux(
-    scenario: Scenario, *, as_of: dt.date | None = None, turnover_multiplier: float = 1.0
-) -> FluxForecast:
-    """Expected flux vacancies of `scenario`'s year after `as_of` (whole year when None).
+@dataclass(frozen=True)
+class _Turnover:
+    """Each dwelling's expected vacancies of the year, in canonical dwelling order (sorted ids: sums do not
+    depend on the stock file's row order)."""
 
-    `turnover_multiplier` scales every turnover rate (e.g. 0.8 or 1.2 for a ±20 % sensitivity); first
-    lettings are not scaled.
-    """
+    order: IntArray  # stock rows in canonical order
+    rate: FloatArray  # expected re-lettings of the year (0 for dwellings out of the flux or not yet let)
+    new_this_year: npt.NDArray[np.bool_]  # first letting in the year (one vacancy each)
+    first: npt.NDArray[np.datetime64]  # first-letting date (NaT when none)
+    turning: npt.NDArray[np.bool_]  # let before the year and in the flux
+
+    @property
+    def gross_year(self) -> float:
+        """Expected vacancies of the whole year, before exclusions."""
+        return float(self.rate.sum() + self.new_this_year.sum())
+
+
+def _turnover(scenario: Scenario, turnover_multiplier: float) -> _Turnover:
     if not 0 < turnover_multiplier <= 5:
         raise InputError(
             f"Le multiplicateur de rotation doit être positif et raisonnable (reçu : {turnover_multiplier})."
@@ -133,7 +143,6 @@ def forecast_flux(
     stock = scenario.stock
     year = scenario.year
     fc = scenario.config.forecast
-    # canonical dwelling order: sums do not depend on the stock file's row order
     order = np.argsort(np.asarray(stock.dwelling_id, dtype=str), kind="stable")
     in_flux = stock.out_of_flux[order] == -1
     prog_codes = stock.programme[order]
@@ -152,6 +161,42 @@ def forecast_flux(
     rate = np.where(np.isnan(rate), prog_rate[prog_codes] if len(prog_rate) else np.nan, rate)
     rate = np.where(np.isnan(rate), fc.turnover_rate, rate)
     rate = np.where(turning, rate * turnover_multiplier, 0.0)
+    return _Turnover(order, rate, new_this_year, first, turning)
+
+
+def check_exclusions(scenario: Scenario) -> None:
+    """Raise `ExclusionsError` when the forecast exclusions leave no flux base (what `forecast_flux` would
+    refuse), without building the forecast: validation needs only the year's expected vacancies."""
+    _refuse_empty_base(scenario, _turnover(scenario, 1.0).gross_year)
+
+
+def _refuse_empty_base(scenario: Scenario, gross_year: float) -> None:
+    excl_total = float(sum(scenario.config.forecast.exclusions.values()))
+    if excl_total > 0 and excl_total >= gross_year:
+        raise ExclusionsError(
+            f"Les exclusions prévues ({f'{excl_total:g}'.replace('.', ',')} logements) atteignent ou dépassent les "
+            f"libérations attendues sur l'année ({f'{gross_year:.1f}'.replace('.', ',')}) : la base du flux serait "
+            "vide. Vérifiez [forecast.exclusions] "
+            "et le taux de rotation."
+        )
+
+
+def forecast_flux(
+    scenario: Scenario, *, as_of: dt.date | None = None, turnover_multiplier: float = 1.0
+) -> FluxForecast:
+    """Expected flux vacancies of `scenario`'s year after `as_of` (whole year when None).
+
+    `turnover_multiplier` scales every turnover rate (e.g. 0.8 or 1.2 for a ±20 % sensitivity); first
+    lettings are not scaled.
+    """
+    stock = scenario.stock
+    year = scenario.year
+    fc = scenario.config.forecast
+    turnover = _turnover(scenario, turnover_multiplier)
+    gross_year = turnover.gross_year
+    _refuse_empty_base(scenario, gross_year)
+    order, rate, new_this_year, first = turnover.order, turnover.rate, turnover.new_this_year, turnover.first
+    prog_codes = stock.programme[order]
 
     weights = np.asarray(fc.monthly_weights())
     cover = month_coverage(year, as_of)
@@ -159,7 +204,6 @@ def forecast_flux(
     first_day_ok = np.ones(len(order), dtype=bool)
     if as_of is not None:
         first_day_ok = first > np.datetime64(as_of, "D")
-    gross_year = float(rate.sum() + new_this_year.sum())
 
     # segment cells, sorted by labels
     named = scoped_programmes(scenario)
@@ -167,7 +211,7 @@ def forecast_flux(
     communes = tuple(sorted(set(stock.communes)))
     commune_rank = np.array([communes.index(c) for c in stock.communes], dtype=np.int64)
     prog_rank = np.array([named_index.get(p, -1) for p in stock.programmes], dtype=np.int64)
-    contributes = turning | (new_this_year & first_day_ok)
+    contributes = turnover.turning | (new_this_year & first_day_ok)
     sel = np.flatnonzero(contributes)
     c_code = commune_rank[stock.commune[order][sel]] if len(sel) else np.zeros(0, np.int64)
     p_code = prog_rank[prog_codes[sel]] + 1 if len(sel) else np.zeros(0, np.int64)
@@ -210,13 +254,6 @@ def forecast_flux(
         np.add.at(gross, (inverse[firsts], sel_first[firsts]), 1.0)
 
     excl_total = float(sum(fc.exclusions.values()))
-    if excl_total > 0 and excl_total >= gross_year:
-        raise ExclusionsError(
-            f"Les exclusions prévues ({f'{excl_total:g}'.replace('.', ',')} logements) atteignent ou dépassent les "
-            f"libérations attendues sur l'année ({f'{gross_year:.1f}'.replace('.', ',')}) : la base du flux serait "
-            "vide. Vérifiez [forecast.exclusions] "
-            "et le taux de rotation."
-        )
     keep = 1.0 - excl_total / gross_year if gross_year > 0 else 1.0
     expected = gross * keep
     covered_share = float(gross.sum()) / gross_year if gross_year > 0 else 0.0

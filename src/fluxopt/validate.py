@@ -129,13 +129,13 @@ def validate(scenario: Scenario, toml_name: str = SCENARIO_FILE, *, model: bool 
 
 def _exclusion_rule(scenario: Scenario, report: _Report) -> None:
     """exclusions_exceed_flux: the forecast exclusions must leave a flux base (what `plan` would refuse)."""
-    from fluxopt.forecast import forecast_flux
+    from fluxopt.forecast import check_exclusions
 
     exclusions = scenario.config.forecast.exclusions
     if not exclusions or sum(exclusions.values()) <= 0:
         return
     try:
-        forecast_flux(scenario)
+        check_exclusions(scenario)
     except ExclusionsError as error:
         report.toml(
             ("forecast", "exclusions"), "forecast.exclusions", str(error), f"{sum(exclusions.values()):g}"

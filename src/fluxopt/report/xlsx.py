@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from fluxopt.io.atomic import write_bytes
 from fluxopt.report.tables import Table
 
@@ -114,6 +111,9 @@ class _Formats:
 
 def workbook_bytes(sheets: list[Sheet], created: dt.date, title: str, subject: str = "") -> bytes:
     """Render the sheets to XLSX bytes."""
+    import xlsxwriter  # here, not at the top: commands that write no workbook do not pay its import
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(
         buffer,
