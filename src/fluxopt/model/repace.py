@@ -145,7 +145,10 @@ def _groups(rowset: RowSet, drifting: list[int]) -> list[list[int]]:
     """The drifting columns in groups that share no dwelling they may receive (the landlord aside, who may
     receive every dwelling): usually one département's conventions. Why: one model over all of them is
     much slower than one per group in turn (grand-bailleur's weekly re-plan, 31/03: 8.6 s at once,
-    0.3 + 1.9 + 1.3 s by département, the same month ends at the end)."""
+    0.3 + 1.9 + 1.3 s by département, the same month ends at the end). In turn, not at once on two threads:
+    the groups share the landlord's total, so at once each would hold it at its count — tried (30/11), the
+    same re-plan's first round took 5.8 s on two threads (9.1 s on one) instead of 3.8 s in turn, and its
+    representativeness ended 204.02 instead of 202.02: the landlord's band is where the groups trade."""
     eligible = rowset.eligible()
     parent = {j: j for j in drifting}
 
