@@ -296,8 +296,8 @@ class CarenceTail:
     or a small typology) a dwelling ahead while several of its offers are pending, where three carences
     revealed in December would otherwise leave it 2.5–2.9 off with no vacancy left to make up for it.
     Above: Σ_j P(N = j) · max(0, count − target − j − limit), mostly j = 0: a row kept ahead of carences that
-    do not come must not end beyond the limit either (the week aims at target + mean loss, and a total ahead
-    of its own pending carences pushed such rows 2.2 over, README). Both are convex in the count, so one
+    do not come must not end beyond the limit either (the week aims at target + mean loss: a row kept within
+    2 of that raised target ended 2.24 over when none came, README). Both are convex in the count, so one
     hinge variable per (row, side, j), weighted by `Weekly.tail_weight`; the mean of N is already in the
     target (`anticipate_carences`).
     """
