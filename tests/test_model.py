@@ -411,3 +411,14 @@ def test_the_default_model_file_states_the_weekly_defaults_and_the_others_inheri
     assert set(written["model"]["weekly"]) == set(Weekly.model_fields)  # every weight written out
     for name in SHIPPED:
         assert load_model_spec(name)[0].weekly == Weekly()
+
+
+def test_linked_labels_each_class_by_its_smallest_item_whatever_the_sets_order() -> None:
+    """The union-find shared by the large path's components and the repair's groups."""
+    from fluxopt.model.decompose import linked
+
+    sets = [np.array([4, 2]), np.array([5]), np.array([2, 0]), np.array([3, 6])]
+    expected = [0, 1, 0, 3, 0, 5, 3]
+    assert linked(7, sets).tolist() == expected
+    assert linked(7, reversed(sets)).tolist() == expected
+    assert linked(3, []).tolist() == [0, 1, 2]

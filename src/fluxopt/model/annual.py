@@ -634,14 +634,7 @@ def _in_band(row: Row, count: float) -> bool:
 
 def components(problem: AnnualProblem) -> IntArray:
     """Connected components of blocks linked by rows, ignoring the landlord's rows (they span all)."""
-    n = problem.blocks.n
-    parent = np.arange(n)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = int(parent[a])
-        return a
+    from fluxopt.model.decompose import linked
 
     landlord = np.array([r.convention == BAILLEUR for r in problem.rows], dtype=bool)
     keep = ~landlord[problem.term_row]
@@ -651,14 +644,7 @@ def components(problem: AnnualProblem) -> IntArray:
     rows, blocks = rows[order], blocks[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     ends = np.r_[starts[1:], len(rows)]
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        members = np.unique(blocks[a:b])
-        root = find(int(members[0]))
-        for m in members[1:].tolist():
-            other = find(m)
-            if other != root:
-                parent[other] = root
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    return linked(problem.blocks.n, (np.unique(blocks[a:b]) for a, b in zip(starts, ends, strict=True)))
 
 
 def _solve_large(

@@ -18,6 +18,7 @@ The levels are then reported with bounds from the block-level LP relaxation with
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +42,31 @@ class DecomposedResult:
     counts: IntArray
     steps: int
     seconds: float
+
+
+def linked(n: int, sets: Iterable[npt.NDArray[np.signedinteger[Any]]]) -> IntArray:
+    """The class of each of `n` items once the members of every set are linked (union-find), labelled by its
+    smallest item — so the labels do not depend on the sets' order. One helper for the planner's components
+    (blocks linked by rows, `annual.components`) and the pacing repair's groups (conventions linked by the
+    dwellings they may share, `repace._groups`)."""
+    parent = np.arange(n)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = int(parent[a])
+        return a
+
+    for members in sets:
+        if len(members) < 2:
+            continue
+        root = find(int(members[0]))
+        for m in members[1:]:
+            other = find(int(m))
+            if other != root:  # the smaller root stays: every class is labelled by its smallest item
+                root, loser = min(root, other), max(root, other)
+                parent[loser] = root
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
 
 
 def level_weights(spec: ModelSpec, pacing: bool) -> dict[RowKind, float]:
