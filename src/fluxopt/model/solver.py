@@ -96,13 +96,78 @@ class SolveSettings:
 
 
 def _solver_type(backend: Backend) -> int:
-    from ortools.math_opt.python import parameters
+    from ortools.math_opt import parameters_pb2
 
     return {
-        Backend.HIGHS: parameters.SolverType.HIGHS,
-        Backend.CP_SAT: parameters.SolverType.CP_SAT,
-        Backend.SCIP: parameters.SolverType.GSCIP,
-    }[backend].value
+        Backend.HIGHS: parameters_pb2.SOLVER_TYPE_HIGHS,
+        Backend.CP_SAT: parameters_pb2.SOLVER_TYPE_CP_SAT,
+        Backend.SCIP: parameters_pb2.SOLVER_TYPE_GSCIP,
+    }[backend]
+
+
+def solve_parameters(settings: SolveSettings, time_limit: float, lp_algorithm: str | None = None) -> Any:
+    """MathOpt's `SolveParametersProto` for one solve, built from the generated protos.
+
+    Why not MathOpt's Python layer (`ortools.math_opt.python.parameters` and its siblings): importing it
+    pulls absl's flags and logging, xml.dom and MathOpt's modelling classes — about 0.15 s of every
+    command's start, for four protos fluxopt fills with constants. The bytes are the same as that layer's
+    (tests/test_solver.py compares them), so the solvers see exactly the same request."""
+    from ortools.glop import parameters_pb2 as glop_pb2
+    from ortools.math_opt import parameters_pb2
+    from ortools.math_opt.solvers import glpk_pb2, gurobi_pb2, highs_pb2, osqp_pb2
+    from ortools.math_opt.solvers.gscip import gscip_pb2
+    from ortools.pdlp import solvers_pb2 as pdlp_pb2
+    from ortools.sat import sat_parameters_pb2
+
+    params = parameters_pb2.SolveParametersProto(
+        enable_output=settings.log is not None,
+        gscip=gscip_pb2.GScipParameters(),
+        gurobi=gurobi_pb2.GurobiParametersProto(),
+        glop=glop_pb2.GlopParameters(),
+        cp_sat=sat_parameters_pb2.SatParameters(),
+        pdlp=pdlp_pb2.PrimalDualHybridGradientParams(),
+        osqp=osqp_pb2.OsqpSettingsProto(),
+        glpk=glpk_pb2.GlpkParametersProto(),
+        highs=highs_pb2.HighsOptionsProto(),
+    )
+    params.time_limit.FromTimedelta(dt.timedelta(seconds=max(0.01, time_limit)))
+    if settings.node_limit is not None:
+        params.node_limit = settings.node_limit
+    params.random_seed = settings.seed
+    params.absolute_gap_tolerance = settings.absolute_gap
+    params.relative_gap_tolerance = settings.relative_gap
+    if settings.backend is Backend.CP_SAT:
+        params.cp_sat.num_workers = 1
+    elif settings.backend is Backend.HIGHS:
+        params.highs.string_options["parallel"] = "off"  # deterministic, single-threaded
+        if lp_algorithm is not None:
+            params.highs.string_options["solver"] = lp_algorithm  # "ipm": interior point + crossover
+    else:
+        params.threads = 1
+    return params
+
+
+def _model_parameters() -> Any:
+    """MathOpt's default `ModelSolveParametersProto` (empty filters: every value returned), as its Python
+    layer writes it."""
+    from ortools.math_opt import model_parameters_pb2, sparse_containers_pb2
+
+    empty = sparse_containers_pb2.SparseVectorFilterProto
+    return model_parameters_pb2.ModelSolveParametersProto(
+        variable_values_filter=empty(),
+        dual_values_filter=empty(),
+        quadratic_dual_values_filter=empty(),
+        reduced_costs_filter=empty(),
+        branching_priorities=sparse_containers_pb2.SparseInt32VectorProto(),
+    )
+
+
+def _no_callback() -> Any:
+    """MathOpt's `CallbackRegistrationProto` with no event, as its Python layer writes it."""
+    from ortools.math_opt import callback_pb2, sparse_containers_pb2
+
+    empty = sparse_containers_pb2.SparseVectorFilterProto
+    return callback_pb2.CallbackRegistrationProto(mip_solution_filter=empty(), mip_node_filter=empty())
 
 
 def to_proto(lp: LinearProgram, objective: dict[int, float]) -> Any:
@@ -140,53 +205,35 @@ def solve(
     lp_algorithm: str | None = None,
 ) -> SolveOutcome:
     """Minimise `objective` over `lp`; never raises on solver trouble (returns a status instead)."""
-    from ortools.math_opt import result_pb2, solution_pb2
+    from ortools.math_opt import parameters_pb2, result_pb2, solution_pb2
     from ortools.math_opt.core.python import solver
-    from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
-    from ortools.util.python import solve_interrupter
+    from ortools.util.python import pybind_solve_interrupter
 
     start = time.perf_counter()
     if settings.interrupt.triggered:
         return SolveOutcome(Status.INTERRUPTED, None, None, None, 0.0, "interrompu")
     proto = to_proto(lp, objective)
     limit = settings.time_limit if time_limit is None else time_limit
-    params = parameters.SolveParameters(
-        time_limit=dt.timedelta(seconds=max(0.01, limit)),
-        random_seed=settings.seed,
-        relative_gap_tolerance=settings.relative_gap,
-        absolute_gap_tolerance=settings.absolute_gap,
-        enable_output=settings.log is not None,
-    )
-    if settings.node_limit is not None:
-        params.node_limit = settings.node_limit
-    if settings.backend is Backend.CP_SAT:
-        params.cp_sat.num_workers = 1
-    elif settings.backend is Backend.HIGHS:
-        params.highs.string_options["parallel"] = "off"  # deterministic, single-threaded
-        if lp_algorithm is not None:
-            params.highs.string_options["solver"] = lp_algorithm  # "ipm": interior point + crossover
-    else:
-        params.threads = 1
-    model_params = model_parameters.ModelSolveParameters()
-    mp_proto = model_params.to_proto()
+    params = solve_parameters(settings, limit, lp_algorithm)
+    mp_proto = _model_parameters()
     if hint is not None:
         h = mp_proto.solution_hints.add()
         idx = np.flatnonzero(np.isfinite(hint))
         h.variable_values.ids.extend(idx.tolist())
         h.variable_values.values.extend(hint[idx].tolist())
-    interrupter = solve_interrupter.SolveInterrupter()
+    interrupter = pybind_solve_interrupter.PySolveInterrupter()
     settings.interrupt._enter(interrupter)
     try:
         raw = solver.solve(
             proto,
             _solver_type(settings.backend),
-            init_arguments.StreamableSolverInitArguments().to_proto(),
-            params.to_proto(),
+            parameters_pb2.SolverInitializerProto(),
+            params,
             mp_proto,
             (lambda lines: [settings.log(x) for x in lines]) if settings.log else None,  # type: ignore[misc]
-            callback.CallbackRegistration().to_proto(),
+            _no_callback(),
             None,
-            interrupter.pybind_interrupter,
+            interrupter,
         )
     except Exception as error:  # solver-side failure: reported, never a traceback
         return SolveOutcome(Status.ERROR, None, None, None, time.perf_counter() - start, str(error)[:300])

@@ -1,0 +1,90 @@
+"""`solver.solve` builds MathOpt's request protos itself (to keep absl and MathOpt's Python layer out of
+every command's start): the bytes must be exactly those MathOpt's Python layer writes, for every backend
+and option fluxopt sets, so the solvers see the same request as before."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
+
+from fluxopt.model import solver
+from fluxopt.model.solver import Backend, SolveSettings
+
+
+def _layer(settings: SolveSettings, limit: float, lp_algorithm: str | None) -> bytes:
+    """The parameters as MathOpt's Python layer writes them (the way fluxopt built them before)."""
+    params = parameters.SolveParameters(
+        time_limit=dt.timedelta(seconds=max(0.01, limit)),
+        random_seed=settings.seed,
+        relative_gap_tolerance=settings.relative_gap,
+        absolute_gap_tolerance=settings.absolute_gap,
+        enable_output=settings.log is not None,
+    )
+    if settings.node_limit is not None:
+        params.node_limit = settings.node_limit
+    if settings.backend is Backend.CP_SAT:
+        params.cp_sat.num_workers = 1
+    elif settings.backend is Backend.HIGHS:
+        params.highs.string_options["parallel"] = "off"
+        if lp_algorithm is not None:
+            params.highs.string_options["solver"] = lp_algorithm
+    else:
+        params.threads = 1
+    return params.to_proto().SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize("backend", list(Backend))
+@pytest.mark.parametrize(
+    ("limit", "seed", "gap", "node_limit", "log", "lp_algorithm"),
+    [
+        (60.0, 0, 1e-6, None, False, None),
+        (0.0, 7, 0.005, 500, True, "ipm"),
+        (2.345, 3, 0.02, None, False, "simplex"),
+    ],
+)
+def test_solve_parameters_are_byte_for_byte_mathopt_s(
+    backend: Backend,
+    limit: float,
+    seed: int,
+    gap: float,
+    node_limit: int | None,
+    log: bool,
+    lp_algorithm: str | None,
+) -> None:
+    settings = SolveSettings(
+        backend=backend, seed=seed, relative_gap=gap, node_limit=node_limit, log=print if log else None
+    )
+    ours = solver.solve_parameters(settings, limit, lp_algorithm).SerializeToString(deterministic=True)
+    assert ours == _layer(settings, limit, lp_algorithm)
+
+
+def test_model_parameters_init_arguments_callback_and_solver_type_are_mathopt_s() -> None:
+    def raw(proto: object) -> bytes:
+        return proto.SerializeToString(deterministic=True)  # type: ignore[attr-defined]
+
+    assert raw(solver._model_parameters()) == raw(model_parameters.ModelSolveParameters().to_proto())
+    assert raw(solver._no_callback()) == raw(callback.CallbackRegistration().to_proto())
+    assert init_arguments.StreamableSolverInitArguments().to_proto().SerializeToString() == b""
+    named = {Backend.HIGHS: "HIGHS", Backend.CP_SAT: "CP_SAT", Backend.SCIP: "GSCIP"}
+    for backend, name in named.items():
+        assert solver._solver_type(backend) == parameters.SolverType[name].value
+
+
+def test_a_solve_imports_neither_absl_nor_mathopt_s_python_layer() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from fluxopt.model.builder import LinearProgram\n"
+        "from fluxopt.model.solver import SolveSettings, Status, solve\n"
+        "lp = LinearProgram()\n"
+        "x = lp.add_vars(np.zeros(2), np.full(2, 3.0), integer=True)\n"
+        "lp.add_cons(np.array([0, 0]), x, np.ones(2), np.array([2.0]), np.array([2.0]), 1)\n"
+        "out = solve(lp, {0: 1.0, 1: 2.0}, SolveSettings())\n"
+        "assert out.status is Status.OPTIMAL and list(out.values) == [2.0, 0.0], out\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('absl', 'ortools.math_opt.python'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
