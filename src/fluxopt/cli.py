@@ -44,17 +44,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 _click_in_french()  # usage errors and help headings in French (fluxopt/cli_french.py)
 
 
-def _ortools_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("ortools")
-    except Exception:  # pragma: no cover - ortools is a dependency
-        return "absent"
-
-
 def _version_message() -> str:
-    return f"fluxopt {__version__} (OR-Tools {_ortools_version()}, Python {sys.version.split()[0]})"
+    from fluxopt.manifest import ortools_version
+
+    return f"fluxopt {__version__} (OR-Tools {ortools_version()}, Python {sys.version.split()[0]})"
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`--version`, its message made only when asked (click's `version_option` would make it at every
+    start)."""
+    if value and not ctx.resilient_parsing:
+        click.echo(_version_message())
+        ctx.exit()
 
 
 def handle_errors(func: F) -> F:
@@ -95,7 +96,14 @@ def handle_errors(func: F) -> F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", message=_version_message())
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_print_version,
+    help="Affiche la version et quitte.",
+)
 @click.option(
     "--debug", is_flag=True, help="Affiche la trace complète en cas d'erreur (pour les développeurs)."
 )

@@ -28,12 +28,11 @@ FORMAT = 1
 
 
 def ortools_version() -> str:
-    try:
-        from importlib.metadata import version
+    """OR-Tools' version, from the package itself (the installed metadata says the same:
+    tests/test_cli_french.py checks it), without scanning site-packages for it."""
+    import ortools
 
-        return version("ortools")
-    except Exception:  # pragma: no cover - ortools is a dependency
-        return "absent"
+    return str(ortools.__version__)
 
 
 def sha256_bytes(data: bytes) -> str:
