@@ -211,6 +211,88 @@ def test_large_path_prepares_and_improves_its_components_on_two_threads_with_the
     assert [lv.value for lv in alone.levels] == [lv.value for lv in two.levels]
 
 
+def test_large_path_bounds_its_levels_on_another_thread_while_the_repair_runs_same_plan_and_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The large path's level bounds (global LP relaxations) do not change the plan: they are computed on
+    a second thread while the month split and the pacing repair run on the main one (both inside at once,
+    checked by a barrier), and the plan, its levels' values, bounds and statuses are those of computing
+    them first (`FLUXOPT_SOLVER_THREADS=1`, as sweep workers do)."""
+    from fluxopt import planning as planning_mod
+    from fluxopt.model import decompose as decompose_mod
+
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    rowset, spec = _two_departements()
+    meet: list[threading.Barrier] = []
+    where: dict[str, list[str]] = {"bounds": [], "repair": []}
+
+    def spy(module: object, name: str, key: str) -> None:
+        original = getattr(module, name)
+
+        def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+            where[key].append(threading.current_thread().name)
+            if meet:
+                meet[0].wait()
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapped)
+
+    spy(decompose_mod, "lp_bounds_model", "bounds")
+    spy(planning_mod, "_repace", "repair")
+    monkeypatch.setenv(annual_mod.SOLVER_THREADS, "1")
+    first = plan_units(rowset, spec)
+    assert where["bounds"] == where["repair"] == [threading.main_thread().name]
+    monkeypatch.delenv(annual_mod.SOLVER_THREADS)
+    where["bounds"].clear()
+    where["repair"].clear()
+    meet.append(threading.Barrier(2, timeout=30))  # the bounds and the repair inside at once
+    meanwhile = plan_units(rowset, spec)
+    assert where["repair"] == [threading.main_thread().name]
+    assert len(where["bounds"]) == 1 and where["bounds"] != where["repair"]
+    assert np.array_equal(first.counts, meanwhile.counts)
+    assert [(lv.value, lv.bound, lv.status) for lv in first.levels] == [
+        (lv.value, lv.bound, lv.status) for lv in meanwhile.levels
+    ]
+    assert first.status == meanwhile.status
+    assert any(lv.bound > lv.floor + 1e-6 for lv in meanwhile.levels)  # the LP bounds did bound something
+
+
+def test_ctrl_c_during_the_repair_stops_the_bounds_thread_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C while the large path's pacing repair runs (its level bounds still computed on the other
+    thread) triggers the interrupt relay, so that thread's solves stop too."""
+    from fluxopt import planning as planning_mod
+    from fluxopt.model import decompose as decompose_mod
+
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    monkeypatch.delenv(annual_mod.SOLVER_THREADS, raising=False)
+    rowset, spec = _two_departements()
+    started = threading.Event()
+    stopped: list[float] = []
+
+    def bounds(problem, model, levels, values, settings, deadline):  # type: ignore[no-untyped-def]
+        started.set()
+        start = time.perf_counter()
+        while not settings.interrupt.triggered and time.perf_counter() - start < 10:
+            time.sleep(0.01)  # a long solve that watches the relay, as HiGHS does
+        stopped.append(time.perf_counter() - start)
+        return [None] * len(levels)
+
+    def repair(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert started.wait(10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decompose_mod, "lp_bounds_model", bounds)
+    monkeypatch.setattr(planning_mod, "_repace", repair)
+    interrupt = Interrupt()
+    with pytest.raises(KeyboardInterrupt):
+        plan_units(rowset, spec, interrupt=interrupt)
+    assert interrupt.triggered
+    deadline = time.perf_counter() + 5
+    while not stopped and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert stopped and stopped[0] < 5  # stopped by the relay, not by its limit
+
+
 def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (SIGINT to the main thread, waiting for the two component threads) triggers the interrupt
     relay, so the threads' solves stop at once instead of running to their time limit."""

@@ -32,7 +32,7 @@ def ortools_version() -> str:
     tests/test_cli_french.py checks it), without scanning site-packages for it."""
     import ortools
 
-    return str(ortools.__version__)
+    return str(ortools.__version__)  # type: ignore[attr-defined]
 
 
 def sha256_bytes(data: bytes) -> str:

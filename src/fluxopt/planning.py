@@ -200,7 +200,7 @@ def plan_units(
         monthly = _plan_monthly(rowset, spec, problem, settings, progress, forecast, t0, log)
         if monthly is not None:
             return monthly
-    solution = solve_annual(problem, spec, settings, progress=progress)
+    solution = solve_annual(problem, spec, settings, progress=progress, later=True)
     t1 = time.perf_counter()
     if len(solution.x) == 0 and problem.n_vars > 0:
         if settings.interrupt.triggered:
@@ -211,27 +211,32 @@ def plan_units(
             f"Aucun plan réalisable trouvé en {settings.time_limit:g} s. Augmentez --time-limit ou essayez le "
             "modèle « minimum-legal »."
         )
-    counts = split_months(problem, solution.x, pacing=spec.pacing.enabled)
-    if spec.pacing.enabled:
-        kinds = {
-            RowKind(k): i
-            for i, lv in enumerate(spec.levels, start=1)
-            for k in lv.rows
-            if lv.objective == "sum"
-        }
-        kinds[RowKind.PACING] = len(spec.levels) + 1
-        caps = {
-            RowKind(k): lvr.value
-            for lv, lvr in zip(spec.levels, solution.levels, strict=False)
-            if lv.objective == "max"
-            for k in lv.rows
-        }
-        counts, _stats = polish_pacing(
-            rowset, counts, problem.fixed, kinds, hard=spec.legal == "hard", caps=caps
-        )
-        counts, repair = _repace(rowset, counts, problem.fixed, settings, t0)
-    else:
-        repair = None
+    try:  # the level bounds of a large plan may be computed meanwhile on the other core
+        counts = split_months(problem, solution.x, pacing=spec.pacing.enabled)
+        if spec.pacing.enabled:
+            kinds = {
+                RowKind(k): i
+                for i, lv in enumerate(spec.levels, start=1)
+                for k in lv.rows
+                if lv.objective == "sum"
+            }
+            kinds[RowKind.PACING] = len(spec.levels) + 1
+            caps = {
+                RowKind(k): lvr.value
+                for lv, lvr in zip(spec.levels, solution.levels, strict=False)
+                if lv.objective == "max"
+                for k in lv.rows
+            }
+            counts, _stats = polish_pacing(
+                rowset, counts, problem.fixed, kinds, hard=spec.legal == "hard", caps=caps
+            )
+            counts, repair = _repace(rowset, counts, problem.fixed, settings, t0)
+        else:
+            repair = None
+    except KeyboardInterrupt:
+        settings.interrupt.trigger()  # stops them too
+        raise
+    solution = solution.settled()
     t2 = time.perf_counter()
     evaluation = rowset.evaluate(counts)
     bad = rowset.hard_violations(evaluation) if spec.legal == "hard" else []

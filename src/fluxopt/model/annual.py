@@ -120,6 +120,12 @@ class AnnualSolution:
     levels: tuple[LevelResult, ...]
     status: str  # optimal (every level proven) | feasible | interrupted
     bound_total: float | None
+    #: the levels' bounds still being computed on another thread (`_solve_large` with `later`): `settled()`
+    pending: Callable[[], AnnualSolution] | None = None
+
+    def settled(self) -> AnnualSolution:
+        """This solution once its levels' bounds are in (waits for them if they are still computed)."""
+        return self if self.pending is None else self.pending()
 
 
 def level_rows(problem: AnnualProblem, kinds: tuple[str, ...]) -> list[int]:
@@ -162,8 +168,12 @@ def solve_annual(
     progress: Progress | None = None,
     hint: IntArray | None = None,
     ahead: bool | None = None,
+    later: bool = False,
 ) -> AnnualSolution:
     """Optimise the levels of `spec` over `problem`; raise nothing: statuses say what happened.
+
+    With `later`, a large problem's level bounds may still be computed when this returns (see
+    `_solve_large`): call `settled()` on the solution before reading its levels' bounds and statuses.
 
     With `ahead` (the default, unless the environment sets `FLUXOPT_SOLVER_THREADS=1`, as the sweep
     engines' worker processes do), each level's LP relaxation is solved on a second thread while the
@@ -183,7 +193,8 @@ def solve_annual(
         settings.log = progress.on_log
     x = hint.copy() if hint is not None else None
     if problem.n_vars > EXACT_MAX_VARS and spec.mode == "lexicographic" and soft:
-        return _solve_large(problem, model, levels, settings, deadline, hard)
+        later = later and os.environ.get(SOLVER_THREADS, "2") != "1"  # sweep workers: one thread each
+        return _solve_large(problem, model, levels, settings, deadline, hard, later=later)
     if spec.mode == "weighted":
         return _solve_weighted(problem, spec, settings, model, levels, deadline, progress, x)
     if ahead is None:  # engine workers (sweeps) already use every core with processes: one thread each
@@ -656,9 +667,14 @@ def _solve_large(
     hard: set[int],
     improve: bool = True,
     timing: bool = False,
+    later: bool = False,
 ) -> AnnualSolution:
     """Large problems: per connected component (usually a département), the LP relaxation rounded by
-    flow, legal rows kept; levels reported against their rounding floors (bounds), never as proven."""
+    flow, legal rows kept; levels reported against their rounding floors (bounds), never as proven.
+
+    With `later`, the levels' LP bounds (about 1.5 s on grand-bailleur) are computed on another thread
+    and the solution returned at once, `pending` until `settled()`: the plan does not depend on them, so
+    the caller's month split and pacing repair (one thread) run meanwhile on the second core."""
     from fluxopt.model.decompose import _subproblem
 
     start = time.perf_counter()
@@ -702,25 +718,41 @@ def _solve_large(
     # levels are bounded by their rounding floors and, when time is left, by the global LP relaxation
     # with the rounding cut (earlier levels held at the plan's values)
     values = [level_value(dev, positions, lv.objective) for lv, positions in levels]
-    lp: list[float | None] = [None] * len(levels)
-    if deadline - time.perf_counter() > 1.0 and not settings.interrupt.triggered:
-        from fluxopt.model.decompose import lp_bounds_model
 
-        lp = lp_bounds_model(problem, model, levels, values, settings, deadline)
-    results = []
-    for li, (lv, positions) in enumerate(levels):
-        floor = level_floor(problem.rows, positions, lv.objective)
-        value = values[li]
-        lp_value = lp[li]
-        bound = min(value, max(floor, lp_value if lp_value is not None else floor))
-        status = "floor" if value <= floor + 1e-9 else ("optimal" if value - bound <= 1e-3 else "feasible")
-        results.append(
-            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds)
-        )
-    overall = "optimal" if all(r.proven for r in results) else "feasible"
-    if settings.interrupt.triggered:
-        overall = "interrupted"
-    return AnnualSolution(x, tuple(results), overall, None)
+    def settle(lp: list[float | None]) -> AnnualSolution:
+        results = []
+        for li, (lv, positions) in enumerate(levels):
+            floor = level_floor(problem.rows, positions, lv.objective)
+            value = values[li]
+            lp_value = lp[li]
+            bound = min(value, max(floor, lp_value if lp_value is not None else floor))
+            status = (
+                "floor" if value <= floor + 1e-9 else ("optimal" if value - bound <= 1e-3 else "feasible")
+            )
+            results.append(
+                LevelResult(
+                    lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds
+                )
+            )
+        overall = "optimal" if all(r.proven for r in results) else "feasible"
+        if settings.interrupt.triggered:
+            overall = "interrupted"
+        return AnnualSolution(x, tuple(results), overall, None)
+
+    unbounded: list[float | None] = [None] * len(levels)
+    if deadline - time.perf_counter() <= 1.0 or settings.interrupt.triggered:
+        return settle(unbounded)
+    from fluxopt.model.decompose import lp_bounds_model
+
+    def bounds() -> list[float | None]:
+        return lp_bounds_model(problem, model, levels, values, settings, deadline)
+
+    if not later:
+        return settle(bounds())
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(bounds)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return replace(settle(unbounded), pending=lambda: settle(future.result()))
 
 
 def _improve_components(
