@@ -293,6 +293,37 @@ def test_ctrl_c_during_the_repair_stops_the_bounds_thread_too(monkeypatch: pytes
     assert stopped and stopped[0] < 5  # stopped by the relay, not by its limit
 
 
+def test_large_path_exact_levels_branch_on_pseudo_costs_and_nothing_else_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the large path's exact levels per component (`_improve`) ask HiGHS for pseudo-cost branching
+    from the first node (measured faster there, same values); its LP roundings, its bounds and the
+    pacing repair keep HiGHS's defaults."""
+    monkeypatch.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+    rowset, spec = _two_departements()
+    seen: list[tuple[str, bool]] = []
+    original = annual_mod.solve
+
+    def spy(lp, objective, settings, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(("levels", settings.pseudocost_branching))
+        return original(lp, objective, settings, **kwargs)
+
+    from fluxopt.model import solver as solver_mod
+
+    original_any = solver_mod.solve
+
+    def spy_any(lp, objective, settings, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(("other", settings.pseudocost_branching))
+        return original_any(lp, objective, settings, **kwargs)
+
+    monkeypatch.setattr(annual_mod, "solve", spy)
+    monkeypatch.setattr(solver_mod, "solve", spy_any)
+    plan_units(rowset, spec)
+    flagged = [who for who, flag in seen if flag]
+    assert flagged and set(flagged) == {"levels"}  # the exact levels, and only them
+    assert ("other", False) in seen  # the LP roundings, bounds and repair: HiGHS's defaults
+
+
 def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (SIGINT to the main thread, waiting for the two component threads) triggers the interrupt
     relay, so the threads' solves stop at once instead of running to their time limit."""

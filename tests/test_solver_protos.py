@@ -88,3 +88,18 @@ def test_a_solve_imports_neither_absl_nor_mathopt_s_python_layer() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_pseudocost_branching_only_adds_highs_reliability_zero() -> None:
+    """`pseudocost_branching` (the large path's exact levels) asks HiGHS for `mip_pscost_minreliable = 0`
+    and changes nothing else of the request; other backends have no such option and are left as they are."""
+    plain = SolveSettings()
+    flagged = SolveSettings(pseudocost_branching=True)
+    ours = solver.solve_parameters(flagged, 60.0)
+    assert dict(ours.highs.int_options) == {"mip_pscost_minreliable": 0}
+    del ours.highs.int_options["mip_pscost_minreliable"]
+    assert ours.SerializeToString(deterministic=True) == _layer(plain, 60.0, None)
+    for backend in (Backend.CP_SAT, Backend.SCIP):
+        a = solver.solve_parameters(SolveSettings(backend=backend, pseudocost_branching=True), 60.0)
+        b = solver.solve_parameters(SolveSettings(backend=backend), 60.0)
+        assert a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)

@@ -93,6 +93,9 @@ class SolveSettings:
     interrupt: Interrupt = field(default_factory=Interrupt)
     #: branch-and-bound node limit per solve (None: none); deterministic, unlike a time limit
     node_limit: int | None = None
+    #: HiGHS branches on pseudo-costs from the first node instead of strong branching until they are
+    #: reliable (`mip_pscost_minreliable = 0`); see `fluxopt.model.annual._improve` for where and why
+    pseudocost_branching: bool = False
 
 
 def _solver_type(backend: Backend) -> int:
@@ -140,6 +143,8 @@ def solve_parameters(settings: SolveSettings, time_limit: float, lp_algorithm: s
         params.cp_sat.num_workers = 1
     elif settings.backend is Backend.HIGHS:
         params.highs.string_options["parallel"] = "off"  # deterministic, single-threaded
+        if settings.pseudocost_branching:
+            params.highs.int_options["mip_pscost_minreliable"] = 0
         if lp_algorithm is not None:
             params.highs.string_options["solver"] = lp_algorithm  # "ipm": interior point + crossover
     else:
