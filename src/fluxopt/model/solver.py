@@ -114,7 +114,7 @@ def solve_parameters(settings: SolveSettings, time_limit: float, lp_algorithm: s
     Why not MathOpt's Python layer (`ortools.math_opt.python.parameters` and its siblings): importing it
     pulls absl's flags and logging, xml.dom and MathOpt's modelling classes — about 0.15 s of every
     command's start, for four protos fluxopt fills with constants. The bytes are the same as that layer's
-    (tests/test_solver.py compares them), so the solvers see exactly the same request."""
+    (tests/test_solver_protos.py compares them), so the solvers see exactly the same request."""
     from ortools.glop import parameters_pb2 as glop_pb2
     from ortools.math_opt import parameters_pb2
     from ortools.math_opt.solvers import glpk_pb2, gurobi_pb2, highs_pb2, osqp_pb2
