@@ -273,7 +273,7 @@ def test_ctrl_c_during_the_repair_stops_the_bounds_thread_too(monkeypatch: pytes
         started.set()
         start = time.perf_counter()
         while not settings.interrupt.triggered and time.perf_counter() - start < 10:
-            time.sleep(0.01)  # a long solve that watches the relay, as HiGHS does
+            time.sleep(0.01)  # a long solve that answers the relay, as `solver.solve` does
         stopped.append(time.perf_counter() - start)
         return [None] * len(levels)
 
@@ -344,7 +344,7 @@ def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pyt
             time.sleep(0.2)  # the main thread is then waiting for the threads' results
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
         while not settings_.interrupt.triggered and time.perf_counter() - start < 10:
-            time.sleep(0.01)  # a long solve that watches the relay, as HiGHS does
+            time.sleep(0.01)  # a long solve that answers the relay, as `solver.solve` does
         stopped.append(time.perf_counter() - start)
         return x, []
 

@@ -103,3 +103,40 @@ def test_pseudocost_branching_only_adds_highs_reliability_zero() -> None:
         a = solver.solve_parameters(SolveSettings(backend=backend, pseudocost_branching=True), 60.0)
         b = solver.solve_parameters(SolveSettings(backend=backend), 60.0)
         assert a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize("backend", [Backend.HIGHS, Backend.CP_SAT])
+def test_a_running_solve_answers_the_relay_at_once(backend: Backend) -> None:
+    """A Ctrl-C relayed while a solve runs returns at once, marked interrupted: CP-SAT stops through
+    MathOpt's interrupter; HiGHS, which MathOpt does not interrupt, is left to finish alone on its thread
+    (the solve returns, the solver does not). The model is a market-split instance (4 equalities over 34
+    binaries, no solution), on which both search until their limit (6 s here)."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from fluxopt.model.builder import LinearProgram
+    from fluxopt.model.solver import Status, abandoned_solves, solve
+
+    rng = np.random.default_rng(1)
+    m, n = 4, 34
+    a = rng.integers(0, 100, size=(m, n)).astype(float)
+    b = np.floor(a.sum(axis=1) / 2)
+    lp = LinearProgram()
+    x = lp.add_vars(np.zeros(n), np.ones(n), integer=True)
+    lp.add_cons(np.repeat(np.arange(m), n), np.tile(x, m), a.ravel(), b, b, m)
+    settings = SolveSettings(time_limit=6.0, backend=backend)
+    timer = threading.Timer(0.3, settings.interrupt.trigger)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        out = solve(lp, {int(i): 1.0 for i in x}, settings)
+    finally:
+        timer.cancel()
+    assert out.status is Status.INTERRUPTED
+    assert time.perf_counter() - start < 3.0  # answered by the relay, not by the 6-s limit
+    left = "laissé" in out.detail  # HiGHS runs on alone; CP-SAT stopped
+    assert left == (backend is Backend.HIGHS), out.detail
+    if left:
+        assert abandoned_solves()  # the CLI then exits without waiting for it (cli._exit)

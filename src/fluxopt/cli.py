@@ -156,4 +156,21 @@ def main() -> None:
         cli(prog_name="fluxopt")
     except KeyboardInterrupt:  # between the end of the imports and the start of a command
         click.echo(INTERRUPTED, err=True)
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _exit(int(ExitCode.INTERRUPTED))
+    except SystemExit as done:
+        _exit(done.code)
+
+
+def _exit(code: int | str | None) -> None:
+    """Exit with `code`; at once if a solve was left running after a Ctrl-C (HiGHS cannot be stopped:
+    `fluxopt.model.solver._until_interrupted`), whose thread would otherwise meet the interpreter's
+    shutdown — the outputs are already written and closed by then."""
+    solver = sys.modules.get("fluxopt.model.solver")
+    if solver is not None and solver.abandoned_solves():
+        if isinstance(code, str):
+            sys.stderr.write(code + "\n")
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0 if code is None else int(code))
+    sys.exit(code)

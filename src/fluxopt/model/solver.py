@@ -6,13 +6,16 @@ variables, and the solution comes back as arrays too. One model, three solvers (
 ortools wheel). Determinism: one thread and a fixed seed (HiGHS is deterministic single-threaded; CP-SAT
 with one worker is deterministic for a given version).
 
-An `Interrupt` (Ctrl-C) stops the running solve through MathOpt's interrupter; the best solution found so
-far is still returned, marked as not proven.
+An `Interrupt` (Ctrl-C) stops the solves: CP-SAT and SCIP through MathOpt's interrupter; HiGHS, which
+MathOpt does not interrupt (OR-Tools' `highs_solver.cc` ignores the interrupter), by leaving its solve to
+finish alone on its thread (`_until_interrupted`). The best solution found before is still returned,
+marked as not proven.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -47,8 +50,9 @@ class Status(StrEnum):
 
 @dataclass
 class Interrupt:
-    """A Ctrl-C relay: `trigger()` stops the running solves (the level loop may run two at once, see
-    `fluxopt.model.annual`) and every later one."""
+    """A Ctrl-C relay: `trigger()` ends the running solves (the level loop may run two at once, see
+    `fluxopt.model.annual`) — CP-SAT and SCIP stop, HiGHS is left to finish alone (`_until_interrupted`) —
+    and every later one."""
 
     triggered: bool = False
     _running: set[Any] = field(default_factory=set)
@@ -96,6 +100,59 @@ class SolveSettings:
     #: HiGHS branches on pseudo-costs from the first node instead of strong branching until they are
     #: reliable (`mip_pscost_minreliable = 0`); see `fluxopt.model.annual._improve` for where and why
     pseudocost_branching: bool = False
+
+
+#: solves left running after an interrupt (HiGHS cannot be stopped): `abandoned_solves` tells the CLI to
+#: exit without waiting for them
+_ABANDONED: set[threading.Thread] = set()
+#: how long an interrupted solve may take to stop by itself (CP-SAT, SCIP, a HiGHS solve about to end)
+#: before it is left running
+STOP_GRACE_SECONDS = 0.3
+
+
+def abandoned_solves() -> bool:
+    """Whether a solve left running after an interrupt is still running (see `_until_interrupted`)."""
+    return any(thread.is_alive() for thread in list(_ABANDONED))
+
+
+def _until_interrupted(
+    call: Callable[[], Any], interrupt: Interrupt, left: threading.Event
+) -> tuple[bool, Any]:
+    """`(True, call())`, with `call` run on its own daemon thread, or `(False, None)` as soon as `interrupt`
+    is triggered and the solve does not stop within `STOP_GRACE_SECONDS` (`left` is then set).
+
+    Why: MathOpt passes the interrupter to CP-SAT and SCIP but its HiGHS wrapper ignores it, so a Ctrl-C
+    during one of fluxopt's HiGHS solves (up to the solver's time limit; grand-bailleur's plan answered
+    after 8.2 s) would wait for it. The solve left running keeps its thread (a daemon: it never holds the
+    process) until it ends; a KeyboardInterrupt in the waiting thread leaves it the same way."""
+    box: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box.append((True, call()))
+        except BaseException as error:  # re-raised in the waiting thread
+            box.append((False, error))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, name="fluxopt-solve", daemon=True)
+    thread.start()
+    try:
+        while not done.wait(0.05):
+            if interrupt.triggered and not done.wait(STOP_GRACE_SECONDS):
+                left.set()
+                _ABANDONED.add(thread)
+                return False, None
+    except BaseException:
+        left.set()
+        _ABANDONED.add(thread)
+        raise
+    _ABANDONED.difference_update([t for t in list(_ABANDONED) if not t.is_alive()])
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return True, value
 
 
 def _solver_type(backend: Backend) -> int:
@@ -227,23 +284,38 @@ def solve(
         h.variable_values.ids.extend(idx.tolist())
         h.variable_values.values.extend(hint[idx].tolist())
     interrupter = pybind_solve_interrupter.PySolveInterrupter()
+    waiting = threading.Event()  # set when the solve is left running: its log lines are then dropped
+    log = settings.log
+
+    def relay(lines: list[str]) -> None:
+        if log is not None and not waiting.is_set():
+            for line in lines:
+                log(line)
+
+    call = functools.partial(
+        solver.solve,
+        proto,
+        _solver_type(settings.backend),
+        parameters_pb2.SolverInitializerProto(),
+        params,
+        mp_proto,
+        relay if log is not None else None,
+        _no_callback(),
+        None,
+        interrupter,
+    )
     settings.interrupt._enter(interrupter)
     try:
-        raw = solver.solve(
-            proto,
-            _solver_type(settings.backend),
-            parameters_pb2.SolverInitializerProto(),
-            params,
-            mp_proto,
-            (lambda lines: [settings.log(x) for x in lines]) if settings.log else None,  # type: ignore[misc]
-            _no_callback(),
-            None,
-            interrupter,
-        )
+        finished, raw = _until_interrupted(call, settings.interrupt, waiting)
     except Exception as error:  # solver-side failure: reported, never a traceback
         return SolveOutcome(Status.ERROR, None, None, None, time.perf_counter() - start, str(error)[:300])
     finally:
         settings.interrupt._leave(interrupter)
+    if not finished:
+        seconds = time.perf_counter() - start
+        return SolveOutcome(
+            Status.INTERRUPTED, None, None, None, seconds, "interrompu (solveur laissé à sa fin)"
+        )
     result = result_pb2.SolveResultProto.FromString(raw) if isinstance(raw, bytes) else raw
     seconds = time.perf_counter() - start
     term = result.termination
