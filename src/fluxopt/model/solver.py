@@ -105,6 +105,7 @@ class SolveSettings:
 #: solves left running after an interrupt (HiGHS cannot be stopped): `abandoned_solves` tells the CLI to
 #: exit without waiting for them
 _ABANDONED: set[threading.Thread] = set()
+_ABANDONED_LOCK = threading.Lock()
 #: how long an interrupted solve may take to stop by itself (CP-SAT, SCIP, a HiGHS solve about to end)
 #: before it is left running
 STOP_GRACE_SECONDS = 0.3
@@ -112,7 +113,14 @@ STOP_GRACE_SECONDS = 0.3
 
 def abandoned_solves() -> bool:
     """Whether a solve left running after an interrupt is still running (see `_until_interrupted`)."""
-    return any(thread.is_alive() for thread in list(_ABANDONED))
+    with _ABANDONED_LOCK:
+        return any(thread.is_alive() for thread in _ABANDONED)
+
+
+def _leave_running(thread: threading.Thread, left: threading.Event) -> None:
+    left.set()
+    with _ABANDONED_LOCK:
+        _ABANDONED.add(thread)
 
 
 def _until_interrupted(
@@ -123,8 +131,9 @@ def _until_interrupted(
 
     Why: MathOpt passes the interrupter to CP-SAT and SCIP but its HiGHS wrapper ignores it, so a Ctrl-C
     during one of fluxopt's HiGHS solves (up to the solver's time limit; grand-bailleur's plan answered
-    after 8.2 s) would wait for it. The solve left running keeps its thread (a daemon: it never holds the
-    process) until it ends; a KeyboardInterrupt in the waiting thread leaves it the same way."""
+    after 8.7 s) would wait for it. The solve left running keeps its thread until it ends — a daemon, so it
+    never holds the process, and the CLI exits without meeting it at the interpreter's shutdown
+    (`fluxopt.cli._exit`); a KeyboardInterrupt in the waiting thread leaves it the same way."""
     box: list[tuple[bool, Any]] = []
     done = threading.Event()
 
@@ -141,14 +150,11 @@ def _until_interrupted(
     try:
         while not done.wait(0.05):
             if interrupt.triggered and not done.wait(STOP_GRACE_SECONDS):
-                left.set()
-                _ABANDONED.add(thread)
+                _leave_running(thread, left)
                 return False, None
     except BaseException:
-        left.set()
-        _ABANDONED.add(thread)
+        _leave_running(thread, left)
         raise
-    _ABANDONED.difference_update([t for t in list(_ABANDONED) if not t.is_alive()])
     ok, value = box[0]
     if not ok:
         raise value
