@@ -324,6 +324,26 @@ def test_large_path_exact_levels_branch_on_pseudo_costs_and_nothing_else_does(
     assert ("other", False) in seen  # the LP roundings, bounds and repair: HiGHS's defaults
 
 
+def test_progress_line_names_the_level_or_the_large_path_s_stage() -> None:
+    """The progress line (stderr, on a terminal) says « niveau k/n (nom) » with the running level's
+    objective and bound; on the large path, whose départements are solved at once (their solver logs
+    would interleave), it names the stage and shows no objective."""
+    from fluxopt.model.annual import Progress
+
+    _, rowset, spec = _setup()
+    small = Progress()
+    plan_units(rowset, spec, progress=small)
+    assert small.line().startswith(f"niveau {len(spec.levels)}/{len(spec.levels)} (")
+    large = Progress()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(annual_mod, "EXACT_MAX_VARS", 0)
+        big, big_spec = _two_departements()
+        plan_units(big, big_spec, progress=large)
+    line = large.line()
+    assert line.startswith("niveaux par département · ") and line.endswith(" s")
+    assert "niveau 0" not in line and "objectif" not in line and large.objective is None
+
+
 def test_ctrl_c_during_the_components_stops_both_threads_solves(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (SIGINT to the main thread, waiting for the two component threads) triggers the interrupt
     relay, so the threads' solves stop at once instead of running to their time limit."""

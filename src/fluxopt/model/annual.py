@@ -102,7 +102,10 @@ class Progress:
 
     def line(self) -> str:
         """The progress line, in French."""
-        parts = [f"niveau {self.level_index}/{self.levels} ({self.level})"]
+        if self.level_index:
+            parts = [f"niveau {self.level_index}/{self.levels} ({self.level})"]
+        else:  # a stage that is not one level (the large path's components)
+            parts = [self.level or "calcul"]
         if self.objective is not None:
             parts.append(f"objectif {self.objective:.2f}".replace(".", ","))
         if self.bound is not None:
@@ -189,12 +192,15 @@ def solve_annual(
     deadline = time.perf_counter() + settings.time_limit
     progress = progress or Progress()
     progress.levels = len(levels)
-    if settings.log is None and progress is not None:
-        settings.log = progress.on_log
     x = hint.copy() if hint is not None else None
     if problem.n_vars > EXACT_MAX_VARS and spec.mode == "lexicographic" and soft:
+        # the components' solves run at once and their logs would interleave on one line (one
+        # département's objective, then the other's): the line says the stage and the time only
+        progress.level, progress.level_index = "niveaux par département", 0
         later = later and os.environ.get(SOLVER_THREADS, "2") != "1"  # sweep workers: one thread each
         return _solve_large(problem, model, levels, settings, deadline, hard, later=later)
+    if settings.log is None and progress is not None:
+        settings.log = progress.on_log
     if spec.mode == "weighted":
         return _solve_weighted(problem, spec, settings, model, levels, deadline, progress, x)
     if ahead is None:  # engine workers (sweeps) already use every core with processes: one thread each
