@@ -343,11 +343,17 @@ class _LocalBackend:
 
     def kill(self) -> None:
         """Ctrl-C: stop the workers now rather than after their current solve."""
-        processes = dict(getattr(self.pool, "_processes", None) or {})  # no public API for this
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes.values():
-            with contextlib.suppress(Exception):
-                process.terminate()
+        stop_now(self.pool)
+
+
+def stop_now(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a process pool's workers now (Ctrl-C), not after their current task and the queued ones:
+    `shutdown(wait=True)` would run every task already handed to the pool."""
+    processes = dict(getattr(pool, "_processes", None) or {})  # no public API for this
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes.values():
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def import_distributed() -> Any:

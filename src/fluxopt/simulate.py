@@ -639,12 +639,19 @@ def simulate(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from fluxopt.engines import stop_now
+
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=settings.jobs, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=settings.jobs, mp_context=context)
+        try:
             for done, result in enumerate(pool.map(_replay_job, jobs), start=1):
                 per_run.append(result)
                 if on_run:
                     on_run(done, settings.runs)
+        except BaseException:  # Ctrl-C: the years already handed to the workers are not waited for
+            stop_now(pool)
+            raise
+        pool.shutdown()
     else:
         for done, job in enumerate(jobs, start=1):
             per_run.append(_replay_job(job))

@@ -296,6 +296,38 @@ def test_ctrl_c_right_after_start(tmp_path: Path) -> None:
     assert not (tmp_path / "plan").exists()
 
 
+def test_ctrl_c_during_a_parallel_simulation_stops_its_workers_at_once(tmp_path: Path) -> None:
+    """`fluxopt simulate --jobs 2`: Ctrl-C in a terminal (SIGINT to the whole process group) is answered at
+    once — exit 130, the French message, no traceback, nothing written, no worker left — instead of after
+    the years already handed to the workers (7.3 s measured with four years on two workers)."""
+    out = tmp_path / "sim"
+    proc = subprocess.Popen(
+        [FLUXOPT, "simulate", CAP_HABITAT, "--runs", "4", "--jobs", "2", "--policy", "fluxopt", "-o", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    time.sleep(5.0)  # the workers are replaying their first years
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    answered = time.monotonic() - sent
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Interrompu" in err
+    assert not out.exists()
+    assert answered < 3.0, f"{answered:.1f} s"
+    deadline = time.monotonic() + 10  # the group empties: no worker left behind (the reaping takes a moment)
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a worker of the simulation is still running")
+
+
 # --------------------------------------------------------------------- read-only, locked, full: every command
 
 _TEMPLATE: list[Workspace] = []
