@@ -213,6 +213,42 @@ def test_solver_infeasible_is_explained_in_french_naming_the_rules(monkeypatch: 
     assert f"dans la commune {commune}" in message
 
 
+def test_large_path_says_which_legal_rules_conflict_instead_of_no_plan_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the large path (per component, LP-rounded first), legal rules that cannot hold together make a
+    component's LP infeasible: that is the same `InfeasibleError` naming the rules as on the small path —
+    not "no plan found in 60 s" (exit 3 after 0.8 s), which also kept `designate` from re-planning with the
+    rules relaxed (grand-bailleur re-planned on 15/06 from actuals ending 31/03)."""
+    import dataclasses
+
+    import fluxopt.model.annual as annual
+    import fluxopt.planning as planning
+
+    scen = two_commune_scenario(legal={"prefet_uniform_per_commune": True, "prefet_min_outside_qpv": 30})
+    rowset = build_rows(scen, units_from_forecast(forecast_flux(scen)))
+    rows = list(rowset.rows)
+    outside = max(
+        (r for r in rows if r.hard and r.rule == "prefet_hors_qpv"), key=lambda r: r.admissible()[0]
+    )
+    commune = outside.value.split()[0]
+    uniform = next(r for r in rows if r.hard and r.rule == "prefet_uniforme" and r.value == commune)
+    rows[uniform.index] = dataclasses.replace(uniform, target=0.0)
+    squeezed = dataclasses.replace(rowset, rows=tuple(rows))
+    monkeypatch.setattr(planning, "precheck", lambda *args, **kwargs: None)
+    monkeypatch.setattr(annual, "EXACT_MAX_VARS", 0)
+    spec, _, _ = load_model_spec("equilibre")
+    with pytest.raises(InfeasibleError) as caught:
+        plan_units(squeezed, spec)
+    message = str(caught.value)
+    assert message.startswith(
+        "Objectifs impossibles : ces règles légales ne peuvent pas être respectées ensemble"
+    )
+    assert f"dans la commune {commune}" in message
+    relaxed = spec.model_copy(update={"legal": "report"})  # what `designate` re-plans with then
+    assert plan_units(squeezed, relaxed).counts.sum() == squeezed.units.base.sum()
+
+
 def test_manifest_says_what_the_pacing_repair_did_recomputed_from_objectifs(tmp_path: Path) -> None:
     """The repair is a solve: its outcome is in the manifest, and its month-end count matches the rows."""
     run = CliRunner().invoke(cli, ["plan", str(MINI), "-o", str(tmp_path / "p")])

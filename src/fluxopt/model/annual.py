@@ -688,7 +688,7 @@ def _solve_large(
     x = np.zeros(problem.n_vars, dtype=np.int64)
     lanes = 1 if os.environ.get(SOLVER_THREADS, "2") == "1" else 2
 
-    def prepare(c: int) -> tuple[Any, ...] | None:
+    def prepare(c: int) -> tuple[Any, ...] | Status:
         """Pass 1 for component `c`: its LP-rounded plan (the LP may use all the time left: it is
         essential). A component's sub-problem reads no other component's plan (the landlord's total is
         made local, every other row lies in one component), so the components prepare in any order."""
@@ -704,13 +704,14 @@ def _solve_large(
         sub_model = build_linear(sub, {j for _, pos in sub_levels for j in pos}, sub_hard)
         xs, _, relaxed = lp_round(sub, sub_model, sub_levels, settings, deadline, timing=timing)
         if xs is None:
-            return None
+            return _unplanned(sub_model, settings, deadline)
         return (sub, idx, sub_model, sub_levels, relaxed, xs)
 
     present = np.unique(label[problem.var_block]).tolist()  # the components with variables
     outcomes = _in_lanes(prepare, present, lanes, settings)
-    if any(out is None for out in outcomes):
-        return AnnualSolution(np.zeros(0, np.int64), (), Status.NO_SOLUTION.value, None)
+    for failed in (Status.INFEASIBLE, Status.NO_SOLUTION):
+        if any(out is failed for out in outcomes):
+            return AnnualSolution(np.zeros(0, np.int64), (), failed.value, None)
     prepared = []
     for sub, idx, sub_model, sub_levels, relaxed, xs in outcomes:
         x[idx] = xs
@@ -759,6 +760,15 @@ def _solve_large(
     future = pool.submit(bounds)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return replace(settle(unbounded), pending=lambda: settle(future.result()))
+
+
+def _unplanned(model: AnnualModel, settings: SolveSettings, deadline: float) -> Status:
+    """Why a component of `_solve_large` has no LP-rounded plan: INFEASIBLE when its LP relaxation (its hard
+    legal rows with the designations already made) has no solution at all — then neither has the whole
+    problem, and the caller says which rules cannot be met (or, re-planning a week, relaxes them) — else
+    NO_SOLUTION (the LP ran out of time)."""
+    check = solve_relaxation(model.lp, {}, settings, time_limit=max(0.1, deadline - time.perf_counter()))
+    return Status.INFEASIBLE if check.status is Status.INFEASIBLE else Status.NO_SOLUTION
 
 
 def _improve_components(
