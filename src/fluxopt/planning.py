@@ -275,7 +275,7 @@ def _plan_monthly(
     """The month-by-month plan (`fluxopt.model.monthly`), its annual levels reported against the annual
     LP bound with the rounding cut; None when some month has no feasible plan (the caller then plans
     annually, then splits)."""
-    from fluxopt.model.annual import level_floor, level_rows, level_value
+    from fluxopt.model.annual import bounded_levels, level_rows, level_value
     from fluxopt.model.builder import build_linear
     from fluxopt.model.decompose import lp_bounds_model
     from fluxopt.model.monthly import plan_by_month
@@ -302,16 +302,7 @@ def _plan_monthly(
     if any(pos for _, pos in levels) and budget > 0.2 and not settings.interrupt.triggered:
         model = build_linear(problem, {i for _, pos in levels for i in pos}, hard)
         bounds = lp_bounds_model(problem, model, levels, values, settings, time.perf_counter() + budget)
-    results = []
-    for li, (lv, positions) in enumerate(levels):
-        floor = level_floor(problem.rows, positions, lv.objective)
-        value = values[li]
-        lp = bounds[li]
-        bound = min(value, max(floor, lp if lp is not None else floor))
-        status = "floor" if value <= floor + 1e-9 else "feasible"
-        results.append(
-            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, t1 - t0)
-        )
+    results = bounded_levels(problem, levels, values, bounds, t1 - t0, proven_within=None)
     pacing = _pacing_level(rowset, evaluation, heuristic="feasible")
     proven = all(r.proven for r in results) and pacing.proven
     status = "optimal" if proven else "feasible"

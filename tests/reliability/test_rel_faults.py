@@ -184,28 +184,40 @@ def _progress_lines(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> I
             yield chunk.decode("utf-8", "replace")
 
 
-def test_ctrl_c_during_the_solve_writes_the_best_plan_marked_unproven(tmp_path: Path) -> None:
-    out = tmp_path / "plan"
-    primary, secondary = pty.openpty()  # stderr on a terminal: fluxopt shows its progress line
+def _plan_interrupted(scenario: Path, out: Path, when: str | tuple[str, ...]) -> tuple[int, str, str, float]:
+    """`fluxopt plan` with stderr on a terminal (a pty: fluxopt shows its progress line), sent SIGINT as soon
+    as the line shows one of `when`; its exit code, the text before and after, and the seconds from the
+    signal to its end."""
+    primary, secondary = pty.openpty()
     proc = subprocess.Popen(
-        [FLUXOPT, "plan", CAP_HABITAT, "-o", out],
+        [FLUXOPT, "plan", scenario, "-o", out],
         stdout=subprocess.DEVNULL,
         stderr=secondary,
         env={**os.environ, "NO_COLOR": "1"},
     )
     os.close(secondary)
+    marks = (when,) if isinstance(when, str) else when
     shown = ""
     try:
         for text in _progress_lines(primary, proc, timeout=120):
             shown += text
-            if "objectif" in shown or "niveau 2/" in shown:  # a first plan exists: interrupt the search
+            if any(mark in shown for mark in marks):
                 proc.send_signal(signal.SIGINT)
                 break
+        sent = time.monotonic()
         rest = "".join(_progress_lines(primary, proc, timeout=120))
         proc.wait(timeout=120)
+        answered = time.monotonic() - sent
     finally:
         os.close(primary)
-    assert proc.returncode == 0, shown + rest
+    return proc.returncode, shown, rest, answered
+
+
+def test_ctrl_c_during_the_solve_writes_the_best_plan_marked_unproven(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    # a first plan exists: interrupt the search
+    code, shown, rest, _ = _plan_interrupted(CAP_HABITAT, out, ("objectif", "niveau 2/"))
+    assert code == 0, shown + rest
     assert "interrompu" in rest and "Traceback" not in rest
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["statut"] == "interrupted"
@@ -221,28 +233,9 @@ def test_ctrl_c_during_a_long_highs_solve_answers_at_once(tmp_path: Path) -> Non
     Ctrl-C while the départements' exact levels run (seconds more) is answered, the plan written and the
     process ended, within 4 s (2.0 s measured; 8.7 s when the solves were waited for)."""
     out = tmp_path / "plan"
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [FLUXOPT, "plan", ROOT / "scenarios" / "grand-bailleur", "-o", out],
-        stdout=subprocess.DEVNULL,
-        stderr=secondary,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    os.close(secondary)
-    shown = ""
-    try:
-        for text in _progress_lines(primary, proc, timeout=120):
-            shown += text
-            if "· 2,5 s" in shown:  # the départements' exact levels run (≈ 6 s each), with seconds to go
-                proc.send_signal(signal.SIGINT)
-                break
-        sent = time.monotonic()
-        rest = "".join(_progress_lines(primary, proc, timeout=60))
-        proc.wait(timeout=60)
-        answered = time.monotonic() - sent
-    finally:
-        os.close(primary)
-    assert proc.returncode == 0, shown + rest
+    # "· 2,5 s": the départements' exact levels run (≈ 6 s each), with seconds to go
+    code, shown, rest, answered = _plan_interrupted(ROOT / "scenarios" / "grand-bailleur", out, "· 2,5 s")
+    assert code == 0, shown + rest
     assert "interrompu" in rest and "Traceback" not in rest
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["statut"] == "interrupted"

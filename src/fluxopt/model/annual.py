@@ -727,24 +727,11 @@ def _solve_large(
     values = [level_value(dev, positions, lv.objective) for lv, positions in levels]
 
     def settle(lp: list[float | None]) -> AnnualSolution:
-        results = []
-        for li, (lv, positions) in enumerate(levels):
-            floor = level_floor(problem.rows, positions, lv.objective)
-            value = values[li]
-            lp_value = lp[li]
-            bound = min(value, max(floor, lp_value if lp_value is not None else floor))
-            status = (
-                "floor" if value <= floor + 1e-9 else ("optimal" if value - bound <= 1e-3 else "feasible")
-            )
-            results.append(
-                LevelResult(
-                    lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds
-                )
-            )
+        results = bounded_levels(problem, levels, values, lp, seconds, proven_within=1e-3)
         overall = "optimal" if all(r.proven for r in results) else "feasible"
         if settings.interrupt.triggered:
             overall = "interrupted"
-        return AnnualSolution(x, tuple(results), overall, None)
+        return AnnualSolution(x, results, overall, None)
 
     unbounded: list[float | None] = [None] * len(levels)
     if deadline - time.perf_counter() <= 1.0 or settings.interrupt.triggered:
@@ -760,6 +747,36 @@ def _solve_large(
     future = pool.submit(bounds)
     pool.shutdown(wait=False)  # the thread ends with its one task
     return replace(settle(unbounded), pending=lambda: settle(future.result()))
+
+
+def bounded_levels(
+    problem: AnnualProblem,
+    levels: list[tuple[Any, list[int]]],
+    values: list[float],
+    lp: list[float | None],
+    seconds: float,
+    *,
+    proven_within: float | None,
+) -> tuple[LevelResult, ...]:
+    """Each level's result for a plan the solver did not prove level by level (the large path, the
+    month-by-month plan): its value, its rounding floor, and its bound — the floor, raised to the LP bound
+    with the rounding cut where one was solved (`lp`, None where not), never above the value. A level is
+    "floor" at its floor, "optimal" within `proven_within` of its bound (None: never claimed), else
+    "feasible"."""
+    results = []
+    for (lv, positions), value, lp_value in zip(levels, values, lp, strict=True):
+        floor = level_floor(problem.rows, positions, lv.objective)
+        bound = min(value, max(floor, lp_value if lp_value is not None else floor))
+        if value <= floor + 1e-9:
+            status = "floor"
+        elif proven_within is not None and value - bound <= proven_within:
+            status = "optimal"
+        else:
+            status = "feasible"
+        results.append(
+            LevelResult(lv.name, lv.rows, lv.objective, len(positions), value, bound, floor, status, seconds)
+        )
+    return tuple(results)
 
 
 def _unplanned(model: AnnualModel, settings: SolveSettings, deadline: float) -> Status:
